@@ -1,0 +1,109 @@
+"""g4f-core: call LLM chat providers by name through one interface.
+
+Importing the package is nearly free: names are loaded on first use, and providers
+are discovered only when first asked for. See README.md for a tour.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# `typing` alone costs more than the rest of this module; mypy reads the name, not its origin.
+TYPE_CHECKING = False
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AllProvidersFailedError",
+    "AmbiguousProviderError",
+    "Attempt",
+    "AuthRequiredError",
+    "CallEvent",
+    "ChatCompletion",
+    "ChatStream",
+    "G4FError",
+    "InvalidRequestError",
+    "ModelNotSupportedError",
+    "Option",
+    "PluginFailure",
+    "PluginLoadError",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderHTTPError",
+    "ProviderInfo",
+    "ProviderNotFoundError",
+    "ProviderNotWorkingError",
+    "ProviderResponseError",
+    "ProviderTimeoutError",
+    "RateLimitError",
+    "Registry",
+    "StreamNotSupportedError",
+    "__version__",
+    "complete",
+    "default_registry",
+    "failures",
+    "get_provider",
+    "hookimpl",
+    "list_providers",
+    "stream",
+]
+
+_HOME = {
+    "ChatCompletion": "api",
+    "complete": "api",
+    "failures": "api",
+    "get_provider": "api",
+    "list_providers": "api",
+    "stream": "api",
+    "ChatStream": "calls",
+    "CallEvent": "hookspecs",
+    "hookimpl": "hookspecs",
+    "Option": "options",
+    "ProviderInfo": "provider",
+    "PluginFailure": "registry",
+    "Registry": "registry",
+    "default_registry": "registry",
+}
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .api import ChatCompletion, complete, failures, get_provider, list_providers, stream
+    from .calls import ChatStream
+    from .errors import (
+        AllProvidersFailedError,
+        AmbiguousProviderError,
+        Attempt,
+        AuthRequiredError,
+        G4FError,
+        InvalidRequestError,
+        ModelNotSupportedError,
+        PluginLoadError,
+        ProviderConnectionError,
+        ProviderError,
+        ProviderHTTPError,
+        ProviderNotFoundError,
+        ProviderNotWorkingError,
+        ProviderResponseError,
+        ProviderTimeoutError,
+        RateLimitError,
+        StreamNotSupportedError,
+    )
+    from .hookspecs import CallEvent, hookimpl
+    from .options import Option
+    from .provider import ProviderInfo
+    from .registry import PluginFailure, Registry, default_registry
+
+
+def __getattr__(name: str) -> Any:
+    """Import public names on first use, so `import g4f_core` costs almost nothing."""
+    if name not in __all__:
+        raise AttributeError(f"module 'g4f_core' has no attribute {name!r}")
+    module = importlib.import_module(f".{_HOME.get(name, 'errors')}", __name__)
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

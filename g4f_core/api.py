@@ -1,0 +1,118 @@
+"""The public call and lookup functions, over the process-wide registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .calls import ChatStream, prepare
+from .errors import InvalidRequestError
+from .provider import InvalidProviderError, ProviderInfo
+from .registry import PluginFailure, default_registry
+
+__all__ = [
+    "ChatCompletion",
+    "complete",
+    "failures",
+    "get_provider",
+    "list_providers",
+    "stream",
+]
+
+
+def list_providers(
+    *,
+    model: str | None = None,
+    stream: bool | None = None,
+    needs_auth: bool | None = None,
+    working: bool | None = None,
+) -> list[ProviderInfo]:
+    """Installed providers matching every given filter, sorted by name."""
+    return default_registry().select(
+        model=model, stream=stream, needs_auth=needs_auth, working=working
+    )
+
+
+def get_provider(name: str) -> ProviderInfo:
+    """A provider by name (case-insensitive) or ``distribution:Name``."""
+    return default_registry().get(name)
+
+
+def failures() -> list[PluginFailure]:
+    """Plugins that failed to load, with their distribution and the reason."""
+    return default_registry().failures()
+
+
+def stream(
+    messages: Any,
+    *,
+    provider: str | ProviderInfo | None = None,
+    model: str | None = None,
+    **options: Any,
+) -> ChatStream:
+    """Stream a reply chunk by chunk; everything is checked before this returns."""
+    plan = prepare(
+        default_registry(), messages, provider=provider, model=model, stream=True, options=options
+    )
+    return ChatStream(plan)
+
+
+def complete(
+    messages: Any,
+    *,
+    provider: str | ProviderInfo | None = None,
+    model: str | None = None,
+    **options: Any,
+) -> str:
+    """The whole reply as one string."""
+    plan = prepare(
+        default_registry(), messages, provider=provider, model=model, stream=False, options=options
+    )
+    with ChatStream(plan) as chunks:
+        return "".join(chunks)
+
+
+def _as_provider(provider: object) -> str | ProviderInfo | None:
+    """Accept gpt4free-style provider modules and objects as well as names."""
+    if provider is None or isinstance(provider, str | ProviderInfo):
+        return provider
+    for info in default_registry().providers():
+        if info.module is provider:
+            return info
+    name = str(getattr(provider, "__name__", type(provider).__name__)).rsplit(".", 1)[-1]
+    try:
+        return ProviderInfo.from_module(provider, name=name)
+    except InvalidProviderError as exc:
+        raise InvalidRequestError(
+            f"provider object {name!r} is not a valid provider: {exc}"
+        ) from None
+
+
+class ChatCompletion:
+    """gpt4free's entry point, kept so that existing code runs unchanged."""
+
+    @staticmethod
+    def create(
+        model: str | None,
+        messages: Any,
+        provider: object = None,
+        stream: bool = False,
+        auth: str | bool | None = None,
+        **kwargs: Any,
+    ) -> str | ChatStream:
+        """A str, or an iterator of str chunks when ``stream=True``."""
+        if isinstance(auth, str) and auth:
+            kwargs["auth"] = auth  # gpt4free passed auth=False when there was none
+        chosen = _as_provider(provider)
+        plan = prepare(
+            default_registry(),
+            messages,
+            provider=chosen,
+            model=model,
+            stream=stream,
+            options=kwargs,
+        )
+        chunks = ChatStream(plan)
+        if stream:
+            return chunks
+        with chunks:
+            return "".join(chunks)

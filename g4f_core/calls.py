@@ -1,0 +1,366 @@
+"""One call interface over every provider: check, select, run, retry, fall back.
+
+Everything about a request is checked in :func:`prepare`, before any network I/O.
+:class:`ChatStream` then runs the provider's generator step by step inside the
+call's context, translating failures into the error tree. Before the first chunk
+reaches the caller a retryable failure is retried (``max_retries``, jittered
+backoff, ``Retry-After`` honoured within the deadline) and then the next candidate
+provider is tried; after the first chunk nothing is retried, so text is never
+duplicated, and the error carries ``partial_text``: exactly what was delivered.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import random
+import time
+from collections.abc import Generator, Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from .context import DEFAULTS, CallContext, _current, env_name
+from .errors import (
+    AllProvidersFailedError,
+    Attempt,
+    AuthRequiredError,
+    G4FError,
+    InvalidRequestError,
+    ModelNotSupportedError,
+    ProviderError,
+    ProviderNotWorkingError,
+    ProviderResponseError,
+    ProviderTimeoutError,
+    RateLimitError,
+    StreamNotSupportedError,
+)
+from .messages import Message, normalize_messages
+from .options import FRAMEWORK_OPTIONS, check_options, closest
+from .provider import ProviderInfo
+from .registry import Registry, match_model
+
+__all__ = ["ChatStream", "prepare"]
+
+_FRAMEWORK = {opt.name: opt for opt in FRAMEWORK_OPTIONS}
+_MAX_BACKOFF = 8.0
+_MAX_RETRY_AFTER = 60.0  # a server asking for longer gets its error back at once
+
+
+@attrs.frozen
+class _Candidate:
+    info: ProviderInfo
+    model: str
+    kwargs: Mapping[str, Any]
+
+
+@attrs.frozen
+class Plan:
+    """A checked request: who to try, in order, and with what."""
+
+    candidates: tuple[_Candidate, ...]
+    messages: tuple[Message, ...] = attrs.field(repr=False)
+    stream: bool
+    framework: Mapping[str, Any] = attrs.field(repr=False)
+    max_retries: int
+    by_name: bool
+    registry: Registry = attrs.field(repr=False)
+
+
+def prepare(
+    registry: Registry,
+    messages: object,
+    *,
+    provider: str | ProviderInfo | None,
+    model: str | None,
+    stream: bool,
+    options: Mapping[str, Any],
+) -> Plan:
+    """Check everything about a request; raise a typed error before any I/O."""
+    checked = normalize_messages(messages)
+    if model is not None and not isinstance(model, str):
+        model = getattr(model, "name", model)  # gpt4free's Model objects carry .name
+        if not isinstance(model, str):
+            raise InvalidRequestError(f"model must be a str, not {type(model).__name__}")
+    framework = {k: v for k, v in options.items() if k in _FRAMEWORK}
+    framework = check_options(framework, FRAMEWORK_OPTIONS, owner="g4f-core", open_ended=False)
+    extra = {k: v for k, v in options.items() if k not in _FRAMEWORK}
+    retries = framework.get("max_retries")
+    retries = int(DEFAULTS["max_retries"] or 0) if retries is None else int(retries)
+    if retries < 0:
+        raise InvalidRequestError("option 'max_retries' must be 0 or more")
+    candidates: tuple[_Candidate, ...]
+    if provider is not None:
+        info = registry.get(provider)
+        candidates = (_check_provider(info, model, stream, framework, extra, registry),)
+    else:
+        candidates = _by_model(registry, model, stream, framework, extra)
+    # Settings and environment are checked now too (bad URLs, bad env values).
+    for cand in candidates:
+        CallContext.build(cand.info.name, cand.info.url, framework, registry.environ)
+    return Plan(
+        candidates=candidates,
+        messages=tuple(checked),
+        stream=stream,
+        framework=framework,
+        max_retries=retries,
+        by_name=provider is not None,
+        registry=registry,
+    )
+
+
+def _check_provider(
+    info: ProviderInfo,
+    model: str | None,
+    stream: bool,
+    framework: Mapping[str, Any],
+    extra: Mapping[str, Any],
+    registry: Registry,
+) -> _Candidate:
+    if not info.working:
+        raise ProviderNotWorkingError(
+            f"provider {info.name!r} declares itself not working; choose another with "
+            "`g4f-core providers --working`"
+        )
+    if model is None:
+        short = info.default_model
+    else:
+        found = match_model(info, model)
+        if found is None:
+            hint = closest(model, info.models)
+            maybe = f"; did you mean {hint!r}?" if hint else ""
+            raise ModelNotSupportedError(
+                f"provider {info.name!r} does not serve model {model!r}{maybe} "
+                f"(served: {', '.join(info.models)})"
+            )
+        short = found
+    if stream and not info.supports_stream:
+        raise StreamNotSupportedError(
+            f"provider {info.name!r} cannot stream; call it without streaming "
+            "(complete(), stream=False or --no-stream)"
+        )
+    if info.needs_auth and not (
+        framework.get("auth") or registry.environ.get(env_name(info.name, "AUTH"))
+    ):
+        raise AuthRequiredError(
+            f"provider {info.name!r} needs a credential: pass auth=... or set "
+            f"{env_name(info.name, 'AUTH')}"
+        )
+    kwargs = check_options(
+        extra, info.options, owner=f"provider {info.name!r}", open_ended=info.accepts_any_option
+    )
+    return _Candidate(info, short, kwargs)
+
+
+def _by_model(
+    registry: Registry,
+    model: str | None,
+    stream: bool,
+    framework: Mapping[str, Any],
+    extra: Mapping[str, Any],
+) -> tuple[_Candidate, ...]:
+    if model is None:
+        raise InvalidRequestError("name a provider= or a model= to choose providers by")
+    serving = registry.select(model=model)
+    if not serving:
+        every = sorted({m for p in registry.providers() for m in p.models})
+        hint = closest(model, every)
+        maybe = f"; did you mean {hint!r}?" if hint else ""
+        raise ModelNotSupportedError(
+            f"no installed provider serves model {model!r}{maybe} (see `g4f-core models`)"
+        )
+    candidates, errors = [], []
+    for info in serving:
+        try:
+            candidates.append(_check_provider(info, model, stream, framework, extra, registry))
+        except G4FError as exc:
+            errors.append(exc)
+    if not candidates:
+        raise (
+            errors[0]
+            if len(errors) == 1
+            else type(errors[0])(
+                f"no provider can take this call for model {model!r}: "
+                + "; ".join(str(e) for e in errors)
+            )
+        )
+    return tuple(candidates)
+
+
+class ChatStream(Iterator[str]):
+    """The chunks of one call as they arrive.
+
+    Closing it (``close()``, leaving a ``with`` block, or dropping it) stops the
+    provider and releases its connection. ``provider`` names the provider that
+    answered; ``text`` is everything delivered so far.
+    """
+
+    def __init__(self, plan: Plan) -> None:
+        self._plan = plan
+        self._parts: list[str] = []
+        self.provider: str | None = None
+        self._gen: Generator[str, None, None] = self._drive()
+
+    def __iter__(self) -> ChatStream:
+        return self
+
+    def __next__(self) -> str:
+        return next(self._gen)
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._gen.close()
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    def __repr__(self) -> str:
+        names = ", ".join(c.info.name for c in self._plan.candidates)
+        return f"<ChatStream providers=[{names}] delivered={sum(map(len, self._parts))} chars>"
+
+    def _drive(self) -> Generator[str, None, None]:
+        plan = self._plan
+        started = time.monotonic()
+        attempts: list[Attempt] = []
+        for cand in plan.candidates:
+            for number in range(1, plan.max_retries + 2):
+                ctx = attrs.evolve(
+                    CallContext.build(
+                        cand.info.name,
+                        cand.info.url,
+                        plan.framework,
+                        plan.registry.environ,
+                        started=started,
+                    ),
+                    attempt=len(attempts) + 1,
+                )
+                try:
+                    self.provider = cand.info.qualified_name
+                    yield from self._attempt(cand, ctx)
+                    return
+                except ProviderError as error:
+                    error.partial_text = self.text
+                    attempts.append(Attempt(cand.info.qualified_name, error))
+                    error.attempts = list(attempts)
+                    if self._parts:
+                        raise  # text was delivered: never retry, never fall back
+                    delay = _retry_delay(error, number, plan.max_retries, ctx)
+                    if delay is None:
+                        if plan.by_name and cand is plan.candidates[-1]:
+                            raise
+                        break
+                    time.sleep(delay)
+        raise AllProvidersFailedError(attempts)
+
+    def _attempt(self, cand: _Candidate, ctx: CallContext) -> Iterator[str]:
+        plan, info = self._plan, cand.info
+        run = contextvars.copy_context()
+        run.run(_current.set, ctx)
+        observe = plan.registry.has_observers
+        began = time.monotonic()
+        chunks = chars = 0
+        outcome = "error"
+        failure: G4FError | None = None
+        if observe:
+            plan.registry.notify("g4f_core_call_started", event=_event(cand, plan, ctx))
+        source: Any = None
+        try:
+            messages = [dict(m) for m in plan.messages]  # providers may mutate their copy
+            source = run.run(
+                info.create_completion, cand.model, messages, plan.stream, **cand.kwargs
+            )
+            if isinstance(source, str):  # legacy providers returned the whole text
+                source = iter((source,))
+            elif not hasattr(source, "__next__"):
+                raise ProviderResponseError(
+                    f"_create_completion returned {type(source).__name__}; it must yield str chunks"
+                )
+            while True:
+                try:
+                    chunk = run.run(next, source)
+                except StopIteration:
+                    break
+                if not isinstance(chunk, str):
+                    raise ProviderResponseError(
+                        f"the provider yielded {type(chunk).__name__} instead of str"
+                    )
+                if not chunk:
+                    continue
+                chunks += 1
+                chars += len(chunk)
+                self._parts.append(chunk)
+                yield chunk
+                left = ctx.remaining()
+                if left is not None and left <= 0:
+                    raise ctx.deadline_error()
+            outcome = "ok"
+        except GeneratorExit:
+            outcome = "cancelled"
+            raise
+        except ProviderError as exc:
+            exc.provider = exc.provider or info.name
+            failure = exc
+            raise
+        except G4FError as exc:
+            failure = exc
+            raise
+        except Exception as exc:
+            failure = _wrap(exc, info.name)
+            raise failure from exc
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                run.run(close)
+            if observe:
+                event = attrs.evolve(
+                    _event(cand, plan, ctx),
+                    elapsed=time.monotonic() - began,
+                    outcome=outcome,
+                    error=type(failure).__name__ if failure else None,
+                    chunks=chunks,
+                    characters=chars,
+                )
+                plan.registry.notify("g4f_core_call_finished", event=event)
+
+
+def _event(cand: _Candidate, plan: Plan, ctx: CallContext) -> Any:
+    from .hookspecs import CallEvent
+
+    return CallEvent(cand.info.qualified_name, cand.model, plan.stream, ctx.attempt)
+
+
+def _wrap(exc: Exception, provider: str) -> ProviderError:
+    module = type(exc).__module__.split(".")[0]
+    if module in ("requests", "urllib3") or isinstance(exc, OSError):
+        from .http import translate
+
+        return translate(exc, provider)
+    # Only the class name: the exception's text may quote the prompt or reply.
+    return ProviderResponseError(
+        f"the provider failed with {type(exc).__name__}; set G4F_CORE_DEBUG=1 for the traceback",
+        provider=provider,
+    )
+
+
+def _retry_delay(
+    error: ProviderError, number: int, max_retries: int, ctx: CallContext
+) -> float | None:
+    """Seconds to wait before retrying, or None when the error must not be retried."""
+    if not error.retryable or number > max_retries:
+        return None
+    delay = min(0.5 * 2.0 ** (number - 1), _MAX_BACKOFF) * random.uniform(0.75, 1.0)
+    if isinstance(error, RateLimitError) and error.retry_after is not None:
+        if error.retry_after > _MAX_RETRY_AFTER:
+            return None
+        delay = float(error.retry_after)
+    left = ctx.remaining()
+    if left is not None and delay >= left:
+        return None
+    if isinstance(error, ProviderTimeoutError) and error.phase == "deadline":
+        return None
+    return delay

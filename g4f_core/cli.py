@@ -1,0 +1,315 @@
+"""The ``g4f-core`` command. Listing providers imports neither requests nor any HTTP code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import IO, Any
+
+from .errors import G4FError, InvalidRequestError
+from .provider import ProviderInfo
+from .registry import Registry, default_registry
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+class _Out:
+    def __init__(self, registry: Registry, stdout: IO[str], stderr: IO[str]) -> None:
+        self.registry, self.stdout, self.stderr = registry, stdout, stderr
+
+    def print(self, *parts: object) -> None:
+        print(*parts, file=self.stdout)
+
+    def json(self, data: object) -> None:
+        json.dump(data, self.stdout, indent=2, ensure_ascii=False)
+        self.stdout.write("\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="g4f-core",
+        description="Call LLM chat providers by name; list what is installed and what it can do.",
+        epilog="Environment: G4F_CORE_<NAME>_URL, G4F_CORE_TIMEOUT, G4F_CORE_DISABLE, "
+        "G4F_CORE_STRICT=1, G4F_CORE_DEBUG=1 (see README.md).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("providers", help="list installed providers and plugins that failed")
+    p.add_argument("--model", "-m", help="only providers serving this model")
+    p.add_argument("--stream", action="store_true", help="only providers that can stream")
+    p.add_argument("--no-auth", action="store_true", help="only providers needing no credential")
+    p.add_argument("--working", action="store_true", help="only providers declared working")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    p = sub.add_parser("show", help="show one provider: models, options, params")
+    p.add_argument("name", help="provider name (case-insensitive) or distribution:Name")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("models", help="list models and the providers serving each")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("chat", help="send a prompt and print the reply as it arrives")
+    p.add_argument("prompt", nargs="?", default="-", help="the prompt; '-' or none reads stdin")
+    p.add_argument("-p", "--provider", help="provider name")
+    p.add_argument("-m", "--model", help="model (default: the provider's first)")
+    p.add_argument("--no-stream", action="store_true", help="wait for the whole reply")
+    p.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="provider option, typed by its declaration (see `g4f-core show NAME`)",
+    )
+    p.add_argument("--base-url", help="send requests to this URL instead of the provider's own")
+    p.add_argument("--timeout", type=float, help="seconds any single wait may take")
+    p.add_argument("--deadline", type=float, help="seconds the whole call may take")
+    p.add_argument("--max-retries", type=int, help="retries before the first token (default 2)")
+
+    p = sub.add_parser("emulate", help="serve a provider's local emulator until interrupted")
+    p.add_argument("name", help="provider name")
+    p.add_argument("--host", default="localhost", help="host to bind (default localhost)")
+    p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    registry: Registry | None = None,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+) -> int:
+    """Run the command line; returns the exit status."""
+    out = _Out(registry or default_registry(), stdout or sys.stdout, stderr or sys.stderr)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors and 0 for --help
+        return int(exc.code or 0)
+    handler: Callable[[_Out, argparse.Namespace], int] = _COMMANDS[args.command]
+    try:
+        return handler(out, args)
+    except G4FError as exc:
+        if os.environ.get("G4F_CORE_DEBUG", "").strip() not in ("", "0"):
+            import traceback
+
+            traceback.print_exc(file=out.stderr)
+        out.stdout.flush()
+        print(f"error: {exc}", file=out.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=out.stderr)
+        return 130
+    except BrokenPipeError:  # `g4f-core providers | head`
+        return EXIT_OK
+
+
+def _source(info: ProviderInfo) -> str:
+    if not info.distribution:
+        return "code"
+    return f"{info.distribution} {info.version}" if info.version else info.distribution
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def cmd_providers(out: _Out, args: argparse.Namespace) -> int:
+    found = out.registry.select(
+        model=args.model,
+        stream=True if args.stream else None,
+        needs_auth=False if args.no_auth else None,
+        working=True if args.working else None,
+    )
+    failed = out.registry.failures()
+    if args.json:
+        out.json(
+            {
+                "providers": [info.to_dict() for info in found],
+                "failures": [failure.to_dict() for failure in failed],
+            }
+        )
+        return EXIT_OK
+    if found:
+        rows = [["NAME", "MODELS", "STREAM", "AUTH", "WORKING", "SOURCE"]]
+        rows += [
+            [
+                info.name,
+                ", ".join(info.models),
+                _yes(info.supports_stream),
+                _yes(info.needs_auth),
+                _yes(info.working),
+                _source(info),
+            ]
+            for info in found
+        ]
+        for line in _table(rows):
+            out.print(line)
+    else:
+        filtered = args.model or args.stream or args.no_auth or args.working
+        out.print("no providers match" if filtered else "no providers installed")
+    if failed:
+        out.print("")
+        out.print(f"{len(failed)} plugin problem(s) (G4F_CORE_STRICT=1 raises the first):")
+        for failure in failed:
+            where = failure.distribution or "code"
+            out.print(f"  {failure.name} ({where}): {failure.error}")
+    return EXIT_OK
+
+
+def cmd_show(out: _Out, args: argparse.Namespace) -> int:
+    info = out.registry.get(args.name)
+    if args.json:
+        out.json(info.to_dict())
+        return EXIT_OK
+    rows = [
+        ["name", info.name],
+        ["source", _source(info)],
+        ["entry point", info.entry_point or "-"],
+        ["url", info.url or "-"],
+        ["models", ", ".join(info.models)],
+        ["streaming", _yes(info.supports_stream)],
+        ["needs auth", _yes(info.needs_auth)],
+        ["working", _yes(info.working)],
+        ["emulator", _yes(info.emulator is not None)],
+    ]
+    for line in _table(rows):
+        out.print(line)
+    out.print("")
+    if info.options:
+        out.print("options (-o KEY=VALUE):")
+        for line in _table(
+            [[f"  {o.name}", o.type_name, repr(o.default), o.help] for o in info.options]
+        ):
+            out.print(line)
+    elif info.accepts_any_option:
+        out.print("options: none declared; any -o KEY=VALUE is passed through unchecked")
+    else:
+        out.print("options: none")
+    out.print("")
+    out.print(f"params: {info.params}")
+    return EXIT_OK
+
+
+def cmd_models(out: _Out, args: argparse.Namespace) -> int:
+    serving: dict[str, list[str]] = {}
+    for info in out.registry.providers():
+        for model in info.models:
+            serving.setdefault(model, []).append(info.name)
+    if args.json:
+        out.json({"models": [{"name": m, "providers": p} for m, p in sorted(serving.items())]})
+        return EXIT_OK
+    rows = [["MODEL", "PROVIDERS"]] + [[m, ", ".join(p)] for m, p in sorted(serving.items())]
+    for line in _table(rows):
+        out.print(line)
+    return EXIT_OK
+
+
+def _parse_options(pairs: list[str], infos: list[ProviderInfo]) -> dict[str, Any]:
+    declared = {opt.name: opt for info in infos for opt in info.options}
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise InvalidRequestError(f"-o takes KEY=VALUE, not {pair!r}")
+        opt = declared.get(key)
+        if opt is not None:
+            options[key] = opt.parse(text)
+        else:  # undeclared: let the provider's checks name the problem
+            try:
+                options[key] = json.loads(text)
+            except ValueError:
+                options[key] = text
+    return options
+
+
+def cmd_chat(out: _Out, args: argparse.Namespace) -> int:
+    from . import calls
+
+    prompt = args.prompt
+    if prompt == "-":
+        prompt = sys.stdin.read()
+    if not prompt.strip():
+        raise InvalidRequestError("the prompt is empty: pass it as an argument or on stdin")
+    if not args.provider and not args.model:
+        names = ", ".join(p.name for p in out.registry.select(working=True)) or "none installed"
+        raise InvalidRequestError(
+            f"choose a provider with -p NAME or a model with -m MODEL (providers: {names})"
+        )
+    infos = (
+        [out.registry.get(args.provider)]
+        if args.provider
+        else out.registry.select(model=args.model)
+    )
+    options = _parse_options(args.option, infos)
+    for key in ("base_url", "timeout", "deadline", "max_retries"):
+        value = getattr(args, key)
+        if value is not None:
+            options[key] = value
+    plan = calls.prepare(
+        out.registry,
+        prompt,
+        provider=args.provider,
+        model=args.model,
+        stream=not args.no_stream,
+        options=options,
+    )
+    with calls.ChatStream(plan) as chunks:
+        wrote = ""
+        try:
+            for chunk in chunks:
+                out.stdout.write(chunk)
+                out.stdout.flush()
+                wrote = chunk
+        finally:
+            if wrote and not wrote.endswith("\n"):
+                out.stdout.write("\n")
+                out.stdout.flush()
+    return EXIT_OK
+
+
+def cmd_emulate(out: _Out, args: argparse.Namespace) -> int:
+    info = out.registry.get(args.name)
+    if info.emulator is None:
+        raise InvalidRequestError(f"provider {info.name!r} ships no emulator")
+    emulator = info.emulator(host=args.host, port=args.port)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        url = emulator.start()
+        out.print(f"{info.name} emulator listening on {url}")
+        out.print(f'try: g4f-core chat -p {info.name} --base-url {url} "Hello"  (Ctrl-C stops)')
+        out.stdout.flush()
+        while not stop.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        emulator.stop()
+    out.print(f"{info.name} emulator stopped")
+    return EXIT_OK
+
+
+_COMMANDS: dict[str, Callable[[_Out, argparse.Namespace], int]] = {
+    "providers": cmd_providers,
+    "show": cmd_show,
+    "models": cmd_models,
+    "chat": cmd_chat,
+    "emulate": cmd_emulate,
+}

@@ -1,0 +1,151 @@
+"""The limits and settings of the call in progress, visible to the provider running it.
+
+The core runs each step of a provider's generator inside its own
+:class:`contextvars.Context` holding a :class:`CallContext`, so a provider reads
+its base URL, timeout and credential with :func:`current` instead of having them
+mixed into its options. Importing this module is cheap: no HTTP library here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Mapping
+from contextvars import ContextVar
+
+import attrs
+
+from .errors import InvalidRequestError, ProviderTimeoutError
+
+__all__ = ["DEFAULTS", "CallContext", "current", "env_name"]
+
+#: Defaults of the framework options, each overridable per call and by environment.
+DEFAULTS: dict[str, float | int | None] = {
+    "timeout": 30.0,
+    "deadline": None,
+    "max_retries": 2,
+    "max_line_bytes": 1 << 20,
+    "max_reply_bytes": 64 << 20,
+}
+
+
+def env_name(provider: str, suffix: str) -> str:
+    """``G4F_CORE_<NAME>_<SUFFIX>`` with the name upper-cased and other characters as ``_``."""
+    return f"G4F_CORE_{re.sub(r'[^A-Z0-9]', '_', provider.upper())}_{suffix}"
+
+
+def _env_number(environ: Mapping[str, str], key: str) -> float | None:
+    raw = environ.get(key, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidRequestError(f"{key}={raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise InvalidRequestError(f"{key} must be positive")
+    return value
+
+
+def _positive(options: Mapping[str, object], key: str) -> float | None:
+    value = options.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise InvalidRequestError(f"option {key!r} must be a positive number")
+    return value
+
+
+def _text(options: Mapping[str, object], key: str) -> str | None:
+    value = options.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidRequestError(f"option {key!r} must be a str, not {type(value).__name__}")
+    return value
+
+
+@attrs.frozen
+class CallContext:
+    """Settings of one attempt at one provider. Secrets are kept out of the repr."""
+
+    provider: str
+    base_url: str | None = None
+    timeout: float = 30.0
+    deadline_at: float | None = None  # time.monotonic() by which the whole call must end
+    proxy: str | None = attrs.field(default=None, repr=False)
+    auth: str | None = attrs.field(default=None, repr=False)
+    ca_bundle: str | None = None
+    max_line_bytes: int = 1 << 20
+    max_reply_bytes: int = 64 << 20
+    attempt: int = 1
+
+    @classmethod
+    def build(
+        cls,
+        provider: str,
+        declared_url: str | None,
+        options: Mapping[str, object],
+        environ: Mapping[str, str] | None = None,
+        *,
+        started: float | None = None,
+    ) -> CallContext:
+        """Merge call options over environment over defaults; checked, before any I/O."""
+        env = os.environ if environ is None else environ
+        timeout = _positive(options, "timeout") or _env_number(env, "G4F_CORE_TIMEOUT")
+        deadline = _positive(options, "deadline") or _env_number(env, "G4F_CORE_DEADLINE")
+        base_url = _text(options, "base_url") or env.get(env_name(provider, "URL")) or declared_url
+        if base_url is not None:
+            base_url = base_url.rstrip("/")
+            if not base_url.startswith(("http://", "https://")):
+                raise InvalidRequestError(
+                    f"base URL for {provider} must start with http:// or https://"
+                )
+        start = time.monotonic() if started is None else started
+        return cls(
+            provider=provider,
+            base_url=base_url,
+            timeout=timeout or float(DEFAULTS["timeout"] or 30.0),
+            deadline_at=start + deadline if deadline else None,
+            proxy=_text(options, "proxy"),
+            auth=_text(options, "auth") or env.get(env_name(provider, "AUTH")) or None,
+            ca_bundle=_text(options, "ca_bundle"),
+            max_line_bytes=int(
+                _positive(options, "max_line_bytes") or DEFAULTS["max_line_bytes"] or 0
+            ),
+            max_reply_bytes=int(
+                _positive(options, "max_reply_bytes") or DEFAULTS["max_reply_bytes"] or 0
+            ),
+        )
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline, or None when the call has none."""
+        return None if self.deadline_at is None else self.deadline_at - time.monotonic()
+
+    def wait_limit(self, limit: float | None = None) -> float:
+        """How long the next single wait may block: the timeout, cut by the deadline."""
+        wait = self.timeout if limit is None else min(limit, self.timeout)
+        left = self.remaining()
+        if left is not None:
+            if left <= 0:
+                raise self.deadline_error()
+            wait = min(wait, left)
+        return max(wait, 0.001)
+
+    def deadline_error(self) -> ProviderTimeoutError:
+        total = "?" if self.deadline_at is None else "its"
+        return ProviderTimeoutError(
+            f"the call exceeded {total} deadline; pass a larger deadline= if the reply is long",
+            provider=self.provider,
+            phase="deadline",
+        )
+
+
+_current: ContextVar[CallContext | None] = ContextVar("g4f_core_call", default=None)
+
+
+def current(provider: str = "provider") -> CallContext:
+    """The context of the running call; outside a call, defaults from the environment."""
+    ctx = _current.get()
+    return ctx if ctx is not None else CallContext.build(provider, None, {})

@@ -1,0 +1,394 @@
+"""The HTTP transport providers use: a shared pool, bounded waits, typed errors.
+
+``Client`` is made per call (its own cookie jar, the pool shared by all calls) and
+applies the call's :class:`~g4f_core.context.CallContext`: every wait is bounded by
+``timeout`` and by what is left of ``deadline``; redirects are never followed for
+API calls (a redirect could carry the prompt to another host); TLS is always
+verified, against ``ca_bundle`` when given; the environment's proxy and netrc
+settings are ignored, so a request goes where the call says. Failures of
+``requests`` and ``urllib3`` are translated here into the g4f-core error tree, with
+``host:port`` but never a path, query, header or body in the message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import threading
+import time
+from collections.abc import Generator, Mapping
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from .context import CallContext, current
+from .errors import (
+    ProviderConnectionError,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderResponseError,
+    ProviderTimeoutError,
+    RateLimitError,
+)
+from .sse import DecodeError, LineTooLongError, SSEDecoder
+
+__all__ = ["Client", "error_from_response", "translate"]
+
+USER_AGENT = "g4f-core/0.1"
+_ERROR_BODY_LIMIT = 64 << 10
+_READ_SIZE = 64 << 10
+_adapter: HTTPAdapter | None = None
+_adapter_lock = threading.Lock()
+
+
+def _shared_adapter() -> HTTPAdapter:
+    """One connection pool for the process, so sequential calls reuse connections."""
+    global _adapter
+    if _adapter is None:
+        with _adapter_lock:
+            if _adapter is None:
+                _adapter = HTTPAdapter(pool_connections=16, pool_maxsize=64, max_retries=0)
+    return _adapter
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of a URL: what messages may name (never path or query)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{host}:{port}"
+
+
+class Client:
+    """HTTP for one call: own cookies, shared pool, the call's limits on every wait."""
+
+    def __init__(self, context: CallContext | None = None, *, base_url: str | None = None) -> None:
+        self.context = context or current()
+        url = self.context.base_url or base_url
+        if not url:
+            raise ProviderConnectionError(
+                "no base URL: the provider declares none and none was given",
+                provider=self.context.provider,
+            )
+        self.base_url = url.rstrip("/")
+        session = requests.Session()
+        session.trust_env = False  # no netrc, proxy or CA bundle from the environment
+        session.adapters.clear()
+        adapter = _shared_adapter()
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers["User-Agent"] = USER_AGENT
+        if self.context.proxy:
+            session.proxies = {"http": self.context.proxy, "https": self.context.proxy}
+        session.verify = self.context.ca_bundle or True
+        self.session = session
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        # Session.close() would close the shared pool; the cookies are all that is ours.
+        self.session.cookies.clear()
+
+    def url(self, path: str) -> str:
+        return path if "://" in path else f"{self.base_url}/{path.lstrip('/')}"
+
+    @property
+    def origin(self) -> str:
+        return origin(self.base_url)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        expect: tuple[int, ...] = (200,),
+        stream: bool = False,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send one request; any status outside ``expect`` becomes a typed error."""
+        wait = self.context.wait_limit(timeout)
+        try:
+            # Always streamed underneath, so no body (an error page included) is read unbounded.
+            response = self.session.request(
+                method,
+                self.url(path),
+                timeout=(wait, wait),
+                allow_redirects=False,
+                stream=True,
+                **kwargs,
+            )
+        except requests.RequestException as exc:
+            raise translate(exc, self.context.provider, self.origin) from exc
+        if response.status_code not in expect:
+            try:
+                raise error_from_response(response, self.context.provider)
+            finally:
+                response.close()
+        if not stream:
+            self._read_body(response)
+        return response
+
+    def _read_body(self, response: requests.Response) -> None:
+        limit = self.context.max_reply_bytes
+        try:
+            body = response.raw.read(limit + 1, decode_content=True) or b""
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            response.close()
+            raise translate(exc, self.context.provider, self.origin, during_stream=True) from exc
+        if len(body) > limit:
+            response.close()
+            raise ProviderResponseError(
+                f"reply from {self.origin} exceeded max_reply_bytes={limit}",
+                provider=self.context.provider,
+            )
+        response._content = body  # what requests' own non-streamed read would have stored
+        response.close()
+
+    def events(self, response: requests.Response) -> Generator[str, None, None]:
+        """The data of each server-sent event, as it arrives; closes the response at the end.
+
+        No single read waits longer than ``timeout``, the gap between two events
+        (keep-alive comments do not count) may not exceed it either, and nothing waits
+        past the deadline. A line or a whole reply over its size limit is refused as
+        soon as the limit is passed.
+        """
+        ctx = self.context
+        decoder = SSEDecoder(max_line_bytes=ctx.max_line_bytes)
+        received = 0
+        last_event = time.monotonic()
+        raw = response.raw
+        try:
+            while True:
+                idle_left = ctx.timeout - (time.monotonic() - last_event)
+                if idle_left <= 0:
+                    raise self._idle_error()
+                _set_read_timeout(raw, ctx.wait_limit(idle_left))
+                chunk = raw.read1(_READ_SIZE)
+                if not chunk:
+                    break
+                received += len(chunk)
+                if received > ctx.max_reply_bytes:
+                    raise ProviderResponseError(
+                        f"reply exceeded max_reply_bytes={ctx.max_reply_bytes}",
+                        provider=ctx.provider,
+                    )
+                for event in decoder.feed(chunk):
+                    last_event = time.monotonic()
+                    yield event.data
+            decoder.end()
+            if decoder.truncated:
+                raise ProviderConnectionError(
+                    f"the stream from {self.origin} ended in the middle of an event",
+                    provider=ctx.provider,
+                )
+        except LineTooLongError as exc:
+            raise ProviderResponseError(
+                f"{exc} (max_line_bytes); the reply from {self.origin} is not a token stream",
+                provider=ctx.provider,
+            ) from None
+        except DecodeError as exc:
+            raise ProviderResponseError(
+                f"malformed stream from {self.origin}: {exc}", provider=ctx.provider
+            ) from None
+        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+            error = translate(exc, ctx.provider, self.origin, during_stream=True)
+            remaining = ctx.remaining()
+            if isinstance(error, ProviderTimeoutError) and remaining is not None and remaining <= 0:
+                error = ctx.deadline_error()
+            elif isinstance(error, ProviderTimeoutError):
+                error = self._idle_error()
+            raise error from exc
+        finally:
+            response.close()
+
+    def finish(self, response: requests.Response, *, limit: int = _READ_SIZE) -> None:
+        """After the last event: read the little that is left so the connection can be reused.
+
+        A server that keeps sending, or stalls, gets its connection closed instead.
+        """
+        raw = response.raw
+        try:
+            _set_read_timeout(raw, min(0.5, self.context.wait_limit()))
+            while limit > 0:
+                chunk = raw.read1(limit)
+                if not chunk:
+                    break  # end of body: urllib3 has put the connection back in the pool
+                limit -= len(chunk)
+        except (urllib3.exceptions.HTTPError, OSError, ProviderError):
+            pass
+        finally:
+            response.close()
+
+    def _idle_error(self) -> ProviderTimeoutError:
+        limit = self.context.timeout
+        return ProviderTimeoutError(
+            f"no event from {self.origin} for {limit:g} s (timeout); pass a larger timeout= "
+            "if the provider is slow",
+            provider=self.context.provider,
+            phase="idle",
+            limit=limit,
+        )
+
+
+def _set_read_timeout(raw: urllib3.HTTPResponse, seconds: float) -> None:
+    conn = getattr(raw, "connection", None)
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        sock.settimeout(seconds)
+
+
+def translate(
+    exc: BaseException, provider: str | None, where: str = "", *, during_stream: bool = False
+) -> ProviderError:
+    """Map a ``requests``/``urllib3``/socket failure to the g4f-core error tree."""
+    if not where:
+        url = getattr(getattr(exc, "request", None), "url", None)
+        where = origin(url) if isinstance(url, str) else "the provider"
+    text = _reason(exc)
+    timeout_types: tuple[type[BaseException], ...] = (
+        requests.Timeout,
+        urllib3.exceptions.TimeoutError,
+        TimeoutError,
+    )
+    if isinstance(exc, requests.ConnectTimeout):
+        return ProviderTimeoutError(
+            f"connecting to {where} timed out", provider=provider, phase="connect"
+        )
+    if isinstance(exc, timeout_types) or "timed out" in text:
+        phase = "read" if not during_stream else "idle"
+        return ProviderTimeoutError(
+            f"waiting for {where} timed out", provider=provider, phase=phase
+        )
+    if isinstance(exc, requests.exceptions.SSLError):
+        error = ProviderConnectionError(
+            f"TLS verification of {where} failed; pass ca_bundle= to trust a private CA",
+            provider=provider,
+        )
+        error.retryable = False
+        return error
+    if isinstance(exc, requests.TooManyRedirects):
+        return ProviderResponseError(f"{where} redirected too many times", provider=provider)
+    if during_stream or isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return ProviderConnectionError(
+            f"the connection to {where} broke before the reply was complete ({text})",
+            provider=provider,
+        )
+    if "refused" in text.lower():
+        text = "connection refused; is the server running?"
+    elif "resolve" in text.lower() or "name or service" in text.lower():
+        text = "could not resolve the host name"
+    return ProviderConnectionError(f"could not connect to {where}: {text}", provider=provider)
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost cause's class name: informative, and free of URLs and bodies."""
+    seen = exc
+    while True:
+        inner = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
+        inner = inner or getattr(seen, "reason", None)
+        if not isinstance(inner, BaseException) or inner is seen:
+            break
+        seen = inner
+    name = type(seen).__name__
+    message = str(seen)
+    for marker in ("refused", "timed out", "resolve", "Name or service", "reset", "IncompleteRead"):
+        if marker in message:
+            return f"{name}: {marker}"
+    return name
+
+
+def error_from_response(response: requests.Response, provider: str | None) -> ProviderError:
+    """A typed error for a non-success response, with a short server message."""
+    status = response.status_code
+    where = origin(response.url)
+    ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = _read_capped(response)
+    message, error_type = _server_message(body, ctype)
+    if 300 <= status < 400:
+        target = response.headers.get("location", "")
+        goes_to = origin(urljoin(response.url, target)) if target else "nowhere"
+        return ProviderResponseError(
+            f"{where} answered {status} redirecting to {goes_to}; "
+            "redirects are not followed for API calls",
+            provider=provider,
+        )
+    text = f"{where} answered HTTP {status}"
+    if message:
+        text += f": {message}"
+    elif ctype:
+        text += f" with {ctype}"
+    if status == 429:
+        retry_after = parse_retry_after(response.headers)
+        return RateLimitError(
+            text, provider=provider, retry_after=retry_after, error_type=error_type
+        )
+    return ProviderHTTPError(text, provider=provider, status=status, error_type=error_type)
+
+
+def _read_capped(response: requests.Response) -> bytes:
+    try:
+        return response.raw.read(_ERROR_BODY_LIMIT, decode_content=True) or b""
+    except (urllib3.exceptions.HTTPError, OSError):
+        return b""
+
+
+def _server_message(body: bytes, ctype: str) -> tuple[str, str | None]:
+    """A short message from an error body: JSON fields, an HTML title, or plain text."""
+    text = body.decode("utf-8", "replace").strip()
+    if ctype.endswith("json") or text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, Mapping):
+            error = data.get("error")
+            error_type = data.get("error_type")
+            for value in (data.get("message"), error, data.get("detail")):
+                if isinstance(value, Mapping):
+                    value = value.get("message")
+                if isinstance(value, str) and value:
+                    return _short(value), error_type if isinstance(error_type, str) else None
+    if "html" in ctype or text.lstrip().lower().startswith(("<!doctype", "<html")):
+        match = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        title = match.group(1).strip() if match else ""
+        return (f"an HTML page (title {_short(title, 120)!r})" if title else "an HTML page"), None
+    return _short(text), None
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP-date)."""
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            value = float(raw_ms) / 1000
+            if value >= 0:
+                return value
+        except ValueError:
+            pass
+    raw = (headers.get("retry-after") or "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+        return value if value >= 0 and value == value else None
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

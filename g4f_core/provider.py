@@ -1,0 +1,260 @@
+"""The provider contract: what a provider module declares, read once into a frozen record.
+
+A provider is any object (normally a module) with the attributes in the table of
+CONTRIBUTING.md. :meth:`ProviderInfo.from_module` reads and validates them when the
+plugin loads, so a bad declaration is reported then, not at the first call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from types import MappingProxyType
+from typing import Any, Protocol
+
+import attrs
+
+from .options import FRAMEWORK_OPTIONS, Option, options_from
+
+__all__ = [
+    "CONTRACT_VERSIONS",
+    "Emulator",
+    "InvalidProviderError",
+    "ProviderInfo",
+]
+
+#: Versions of the provider contract this release understands (``contract_version``).
+CONTRACT_VERSIONS = (1,)
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
+_RESERVED = {"model", "messages", "stream"} | {opt.name for opt in FRAMEWORK_OPTIONS}
+_CO_VARKEYWORDS = 0x08
+
+
+class InvalidProviderError(ValueError):
+    """A provider module breaks the contract; the message says which attribute and why."""
+
+
+class Emulator(Protocol):
+    """What a provider's optional ``emulator(host=..., port=...)`` factory returns."""
+
+    @property
+    def url(self) -> str: ...
+
+    def start(self) -> str: ...
+
+    def stop(self) -> None: ...
+
+    def serve_forever(self) -> None: ...
+
+
+CreateCompletion = Callable[..., Iterator[str] | str]
+
+
+def _models(module: object) -> tuple[tuple[str, ...], Mapping[str, str]]:
+    declared = getattr(module, "models", None)
+    if declared is None:
+        declared = getattr(module, "model", None)
+    if declared is None:
+        raise InvalidProviderError("declares no models (set `models` to a list or dict)")
+    if isinstance(declared, Mapping):
+        pairs = list(declared.items())
+    elif isinstance(declared, list | tuple):
+        pairs = [(m, m) for m in declared]
+    else:
+        raise InvalidProviderError(
+            f"`models` must be a list of names or a dict of name -> upstream id, "
+            f"not {type(declared).__name__}"
+        )
+    if not pairs:
+        raise InvalidProviderError("`models` is empty: declare at least one model")
+    for short, upstream in pairs:
+        if not isinstance(short, str) or not short.strip():
+            raise InvalidProviderError(f"model names must be non-empty strings, not {short!r}")
+        if not isinstance(upstream, str) or not upstream:
+            raise InvalidProviderError(f"model {short!r}: upstream id must be a non-empty string")
+    names = tuple(short for short, _ in pairs)
+    if len(set(names)) != len(names):
+        raise InvalidProviderError("`models` lists a model twice")
+    return names, MappingProxyType(dict(pairs))
+
+
+def _flag(module: object, attr: str, default: bool | None = None) -> bool:
+    value = getattr(module, attr, default)
+    if value is None:
+        raise InvalidProviderError(f"does not declare `{attr}` (True or False)")
+    if not isinstance(value, bool):
+        raise InvalidProviderError(f"`{attr}` must be True or False, not {value!r}")
+    return value
+
+
+def _signature(fn: Callable[..., Any]) -> tuple[list[tuple[str, str]], set[str], bool]:
+    """Positional parameters with type names, keyword names, and whether **kwargs is taken."""
+    code = getattr(fn, "__code__", None)
+    if code is None:  # a partial or callable object: fall back to the slower inspect
+        import inspect
+
+        sig = inspect.signature(fn)
+        positional = [
+            (p.name, _type_name(None if p.annotation is p.empty else p.annotation))
+            for p in sig.parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        names = {p.name for p in sig.parameters.values()}
+        varkw = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+        return positional, names, varkw
+    hints = getattr(fn, "__annotations__", {})
+    count = code.co_argcount
+    names_all = code.co_varnames[: count + code.co_kwonlyargcount]
+    positional = [(name, _type_name(hints.get(name))) for name in names_all[:count]]
+    return positional, set(names_all), bool(code.co_flags & _CO_VARKEYWORDS)
+
+
+def _type_name(annotation: object) -> str:
+    if annotation is None:
+        return "Any"
+    if isinstance(annotation, str):  # postponed annotation: "list[dict[str, str]]" -> "list"
+        return annotation.split("[", 1)[0].strip()
+    origin = getattr(annotation, "__origin__", None)
+    return getattr(origin or annotation, "__name__", None) or str(annotation)
+
+
+def derive_params(qualified: str, fn: Callable[..., Any], options: tuple[Option, ...]) -> str:
+    """gpt4free's ``params`` string, with every declared option and its default added."""
+    positional, _, _ = _signature(fn)
+    parts = [f"{name}: {kind}" for name, kind in positional]
+    parts += [opt.describe() for opt in options]
+    return f"{qualified} supports: ({', '.join(parts)})"
+
+
+@attrs.frozen
+class ProviderInfo:
+    """Everything the registry knows about one provider; read once, never changed."""
+
+    name: str
+    url: str | None
+    models: tuple[str, ...]
+    supports_stream: bool
+    needs_auth: bool
+    working: bool
+    params: str
+    options: tuple[Option, ...]
+    distribution: str | None = None
+    version: str | None = None
+    entry_point: str | None = None
+    model_ids: Mapping[str, str] = attrs.field(factory=dict, repr=False, eq=False)
+    accepts_any_option: bool = attrs.field(default=False, repr=False)
+    create_completion: CreateCompletion = attrs.field(default=None, repr=False, eq=False)
+    emulator: Callable[..., Emulator] | None = attrs.field(default=None, repr=False, eq=False)
+    module: object = attrs.field(default=None, repr=False, eq=False)
+
+    @property
+    def qualified_name(self) -> str:
+        """``distribution:Name``: unique even when two distributions share a name."""
+        return f"{self.distribution}:{self.name}" if self.distribution else self.name
+
+    @property
+    def default_model(self) -> str:
+        return self.models[0]
+
+    def upstream_id(self, model: str) -> str:
+        return self.model_ids.get(model, model)
+
+    @classmethod
+    def from_module(
+        cls,
+        module: object,
+        *,
+        name: str,
+        distribution: str | None = None,
+        version: str | None = None,
+        entry_point: str | None = None,
+    ) -> ProviderInfo:
+        """Read and validate a provider's declarations; raise InvalidProviderError if broken."""
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise InvalidProviderError(
+                f"provider name {name!r} must start with a letter and hold only letters, "
+                "digits, '_', '.' or '-'"
+            )
+        contract = getattr(module, "contract_version", 1)
+        if contract not in CONTRACT_VERSIONS:
+            supported = ", ".join(map(str, CONTRACT_VERSIONS))
+            raise InvalidProviderError(
+                f"targets provider contract version {contract!r}; this g4f-core supports "
+                f"{supported}: upgrade g4f-core or use a release of the provider for it"
+            )
+        fn = getattr(module, "_create_completion", None)
+        if fn is None:
+            raise InvalidProviderError("has no `_create_completion` function")
+        if not callable(fn):
+            raise InvalidProviderError("`_create_completion` is not callable")
+        models, model_ids = _models(module)
+        supports_stream = _flag(module, "supports_stream")
+        needs_auth = _flag(module, "needs_auth")
+        working = _flag(module, "working", True)
+        url = getattr(module, "url", None)
+        if url is not None and not (
+            isinstance(url, str) and url.startswith(("http://", "https://"))
+        ):
+            raise InvalidProviderError(f"`url` must be an http(s) URL string, not {url!r}")
+        try:
+            options = options_from(getattr(module, "options", None))
+        except ValueError as exc:
+            raise InvalidProviderError(f"`options`: {exc}") from None
+        positional, keywords, varkw = _signature(fn)
+        if [p for p, _ in positional[:3]] != ["model", "messages", "stream"]:
+            raise InvalidProviderError(
+                "`_create_completion` must take (model, messages, stream, **kwargs)"
+            )
+        for opt in options:
+            if opt.name in _RESERVED:
+                raise InvalidProviderError(f"option {opt.name!r} is reserved by the framework")
+            if not varkw and opt.name not in keywords:
+                raise InvalidProviderError(
+                    f"declares option {opt.name!r} but `_create_completion` neither names it "
+                    "nor takes **kwargs"
+                )
+        emulator = getattr(module, "emulator", None)
+        if emulator is not None and not callable(emulator):
+            raise InvalidProviderError("`emulator` must be a callable returning an emulator")
+        params = getattr(module, "params", None)
+        if params is None:
+            params = derive_params(getattr(module, "__name__", name), fn, options)
+        elif not isinstance(params, str):
+            raise InvalidProviderError("`params` must be a string")
+        return cls(
+            name=name,
+            url=url,
+            models=models,
+            supports_stream=supports_stream,
+            needs_auth=needs_auth,
+            working=working,
+            params=params,
+            options=options,
+            distribution=distribution,
+            version=version,
+            entry_point=entry_point,
+            model_ids=model_ids,
+            accepts_any_option=varkw and not options,
+            create_completion=fn,
+            emulator=emulator,
+            module=module,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``g4f-core providers --json`` and ``show --json``."""
+        return {
+            "name": self.name,
+            "url": self.url,
+            "models": list(self.models),
+            "supports_stream": self.supports_stream,
+            "needs_auth": self.needs_auth,
+            "working": self.working,
+            "params": self.params,
+            "options": [
+                {"name": o.name, "type": o.type_name, "default": o.default, "help": o.help}
+                for o in self.options
+            ],
+            "distribution": self.distribution,
+            "version": self.version,
+            "entry_point": self.entry_point,
+        }

@@ -1,0 +1,446 @@
+"""Discovery and lookup of providers.
+
+Each entry point of the ``g4f_core.providers`` group is loaded on its own: a plugin
+that raises on import, breaks the provider contract or declares a bad hook becomes
+a :class:`PluginFailure` and leaves nothing registered, while every other plugin
+still loads. Discovery is lazy, runs once under a lock, and its result never
+changes afterwards, so lookups need no locking. Two distributions declaring the
+same name are both kept under ``distribution:Name``; the bare name is refused as
+ambiguous instead of being decided by install order.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .errors import AmbiguousProviderError, PluginLoadError, ProviderNotFoundError
+from .options import closest
+from .provider import InvalidProviderError, ProviderInfo
+
+if TYPE_CHECKING:
+    import pluggy
+
+__all__ = ["GROUP", "PluginFailure", "Registry", "default_registry"]
+
+GROUP = "g4f_core.providers"
+_IMPL_MARK = "g4f_core_impl"  # the attribute pluggy's HookimplMarker("g4f_core") sets
+log = logging.getLogger("g4f_core")
+
+
+@attrs.frozen
+class PluginFailure:
+    """A plugin that did not load, with where it came from and why."""
+
+    name: str
+    entry_point: str | None
+    distribution: str | None
+    version: str | None
+    error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class _Source:
+    """Where a provider came from, for failures and provenance."""
+
+    name: str
+    entry_point: str | None = None
+    distribution: str | None = None
+    version: str | None = None
+
+    def failure(self, error: str) -> PluginFailure:
+        return PluginFailure(self.name, self.entry_point, self.distribution, self.version, error)
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _entry_points(dists: Iterable[metadata.Distribution]) -> Iterator[tuple[Any, _Source]]:
+    """Entry points of our group, first distribution of each name winning (as imports do)."""
+    seen: set[str] = set()
+    for dist in dists:
+        text = dist.read_text("entry_points.txt")
+        if not text or GROUP not in text:
+            continue  # cheap test first: most distributions are not plugins
+        dist_name = dist.metadata["Name"] or "unknown"
+        key = _canonical(dist_name)
+        if key in seen:
+            continue
+        seen.add(key)
+        for ep in dist.entry_points:
+            if ep.group == GROUP:
+                yield ep, _Source(ep.name, f"{ep.name} = {ep.value}", dist_name, dist.version)
+
+
+def _search_path() -> list[str]:
+    # `python -c` and the REPL put "" (the working directory) first on sys.path; a stray
+    # *.dist-info in whatever folder the user stands in must not become a plugin.
+    return [p for p in sys.path if p and os.path.isabs(p)]
+
+
+def _has_hooks(obj: object) -> bool:
+    attrs_of = getattr(obj, "__dict__", {})
+    return any(hasattr(value, _IMPL_MARK) for value in list(attrs_of.values()))
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class Registry:
+    """A set of providers found through entry points (and hooks), loaded on first use."""
+
+    def __init__(
+        self,
+        distributions: Iterable[metadata.Distribution] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        plugins: Iterable[object] = (),
+    ) -> None:
+        self._dists = distributions
+        self._environ = environ
+        self._extra_plugins = list(plugins)
+        self._lock = threading.Lock()
+        self._loaded = False
+        self._providers: list[ProviderInfo] = []
+        self._by_name: dict[str, list[ProviderInfo]] = {}
+        self._by_qualified: dict[str, ProviderInfo] = {}
+        self._failures: list[PluginFailure] = []
+        self._disabled: set[str] = set()
+        self._strict = False
+        self._pm: pluggy.PluginManager | None = None
+        self.discoveries = 0  # how many times discovery ran; it must stay at 1
+
+    @classmethod
+    def from_path(cls, paths: Iterable[str], **kwargs: Any) -> Registry:
+        """A registry of only the distributions installed under ``paths`` (used by tests)."""
+        return cls(metadata.distributions(path=list(paths)), **kwargs)
+
+    # -- discovery -------------------------------------------------------------------
+
+    @property
+    def environ(self) -> Mapping[str, str]:
+        return os.environ if self._environ is None else self._environ
+
+    def load(self) -> None:
+        """Run discovery now (it otherwise runs on first use); later calls do nothing."""
+        if self._loaded:
+            return
+        with self._lock:
+            if not self._loaded:
+                self._discover()
+                self._loaded = True
+
+    def _discover(self) -> None:
+        self.discoveries += 1
+        env = self.environ
+        self._strict = env.get("G4F_CORE_STRICT", "").strip() not in ("", "0")
+        self._disabled = {
+            part.strip().lower() for part in env.get("G4F_CORE_DISABLE", "").split(",")
+        } - {""}
+        dists = self._dists
+        if dists is None:
+            dists = metadata.distributions(path=_search_path())
+        found: list[ProviderInfo] = []
+        hook_plugins: list[tuple[object, _Source]] = []
+        for ep, source in _entry_points(dists):
+            if self._is_disabled(source.name, source.distribution):
+                continue
+            try:
+                obj = ep.load()
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - any import failure is the plugin's
+                self._fail(source, f"failed to import: {_describe(exc)}", exc)
+                continue
+            self._add(obj, source, found, hook_plugins)
+        for plugin in self._extra_plugins:
+            source = _Source(getattr(plugin, "__name__", type(plugin).__name__))
+            self._add(plugin, source, found, hook_plugins, provider=False)
+        for plugin, source in hook_plugins:
+            self._call_register_hook(plugin, source, found)
+        self._index(found)
+
+    def _add(
+        self,
+        obj: object,
+        source: _Source,
+        found: list[ProviderInfo],
+        hook_plugins: list[tuple[object, _Source]],
+        *,
+        provider: bool = True,
+    ) -> None:
+        is_provider = provider and hasattr(obj, "_create_completion")
+        has_hooks = _has_hooks(obj)
+        if not is_provider and not has_hooks:
+            if provider:
+                self._fail(source, "has no `_create_completion` function and implements no hooks")
+            return
+        info = None
+        if is_provider:
+            try:
+                info = self._read(obj, source)
+            except InvalidProviderError as exc:
+                self._fail(source, f"invalid provider: {exc}", exc)
+                return
+        if has_hooks:
+            error = self._register_hooks(obj, source)
+            if error:
+                self._fail(source, error)
+                return
+            hook_plugins.append((obj, source))
+        if info is not None:
+            found.append(info)
+
+    def _read(self, obj: object, source: _Source) -> ProviderInfo:
+        return ProviderInfo.from_module(
+            obj,
+            name=source.name,
+            distribution=source.distribution,
+            version=source.version,
+            entry_point=source.entry_point,
+        )
+
+    def _plugin_manager(self) -> pluggy.PluginManager:
+        if self._pm is None:
+            import pluggy
+
+            from . import hookspecs
+
+            self._pm = pluggy.PluginManager(hookspecs.PROJECT)
+            self._pm.add_hookspecs(hookspecs)
+        return self._pm
+
+    def _register_hooks(self, obj: object, source: _Source) -> str | None:
+        """Register ``obj``'s hooks, all or nothing; return what is wrong, if anything."""
+        import pluggy
+
+        pm = self._plugin_manager()
+        key = f"{source.distribution or '-'}:{source.name}"
+        try:
+            pm.register(obj, name=key)
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            if pm.has_plugin(key):
+                pm.unregister(name=key)
+            return f"invalid hook: {exc}"
+        known = [name for name in dir(pm.hook) if name.startswith("g4f_core_")]
+        for caller in pm.get_hookcallers(obj) or []:
+            if not caller.has_spec():
+                pm.unregister(name=key)
+                hint = closest(caller.name, known)
+                maybe = f" (did you mean {hint!r}?)" if hint else ""
+                return f"implements unknown hook {caller.name!r}{maybe}"
+        return None
+
+    def _call_register_hook(
+        self, plugin: object, source: _Source, found: list[ProviderInfo]
+    ) -> None:
+        impl = getattr(plugin, "g4f_core_register_providers", None)
+        if impl is None or not hasattr(impl, _IMPL_MARK):
+            return
+
+        def register(
+            provider: object, name: str | None = None, distribution: str | None = None
+        ) -> None:
+            pname = name or getattr(provider, "name", None) or getattr(provider, "__name__", "")
+            pname = str(pname).rsplit(".", 1)[-1]
+            sub = _Source(
+                pname,
+                f"{source.entry_point} (registered by hook)" if source.entry_point else None,
+                distribution or source.distribution,
+                source.version,
+            )
+            if self._is_disabled(sub.name, sub.distribution):
+                return
+            try:
+                found.append(self._read(provider, sub))
+            except InvalidProviderError as exc:
+                self._fail(sub, f"invalid provider: {exc}", exc)
+
+        try:
+            impl(register=register)
+        except Exception as exc:  # noqa: BLE001 - a raising hook is the plugin's failure
+            self._fail(source, f"g4f_core_register_providers raised {_describe(exc)}", exc)
+
+    def _is_disabled(self, name: str, distribution: str | None) -> bool:
+        low = name.lower()
+        qualified = f"{distribution}:{name}".lower() if distribution else None
+        if low in self._disabled or qualified in self._disabled:
+            self._disabled.add(low)
+            return True
+        return False
+
+    def _fail(self, source: _Source, error: str, exc: BaseException | None = None) -> None:
+        failure = source.failure(error)
+        self._failures.append(failure)
+        log.debug("plugin %s from %s failed: %s", source.name, source.distribution, error)
+        if self._strict:
+            raise PluginLoadError(
+                f"plugin {source.name!r} from {source.distribution or 'code'} failed to load: "
+                f"{error} (unset G4F_CORE_STRICT to skip broken plugins)"
+            ) from exc
+
+    def _index(self, found: list[ProviderInfo]) -> None:
+        found.sort(key=lambda p: (p.name.lower(), p.distribution or ""))
+        by_name: dict[str, list[ProviderInfo]] = {}
+        kept: list[ProviderInfo] = []
+        for info in found:
+            qualified = info.qualified_name.lower()
+            if qualified in self._by_qualified:
+                self._fail(
+                    _Source(info.name, info.entry_point, info.distribution, info.version),
+                    f"provider {info.qualified_name!r} is registered twice",
+                )
+                continue
+            self._by_qualified[qualified] = info
+            by_name.setdefault(info.name.lower(), []).append(info)
+            kept.append(info)
+        for same in by_name.values():
+            if len(same) > 1:
+                dists = ", ".join(p.distribution or "code" for p in same)
+                for info in same:
+                    self._fail(
+                        _Source(info.name, info.entry_point, info.distribution, info.version),
+                        f"name clash: {info.name!r} is declared by {dists}; "
+                        f"select this one as {info.qualified_name!r}",
+                    )
+        self._by_name = by_name
+        self._providers = kept
+
+    # -- lookup ----------------------------------------------------------------------
+
+    def providers(self) -> list[ProviderInfo]:
+        self.load()
+        return list(self._providers)
+
+    def failures(self) -> list[PluginFailure]:
+        self.load()
+        return list(self._failures)
+
+    def get(self, name: str | ProviderInfo) -> ProviderInfo:
+        """Find a provider by name, case-insensitively, or by ``distribution:Name``."""
+        if isinstance(name, ProviderInfo):
+            return name
+        if not isinstance(name, str):
+            raise ProviderNotFoundError(
+                f"provider must be a name or a ProviderInfo, not {type(name).__name__}"
+            )
+        self.load()
+        key = name.strip().lower()
+        if ":" in key:
+            info = self._by_qualified.get(key)
+            if info is not None:
+                return info
+        same = self._by_name.get(key, [])
+        if len(same) == 1:
+            return same[0]
+        if same:
+            choices = " or ".join(repr(p.qualified_name) for p in same)
+            dists = ", ".join(p.distribution or "code" for p in same)
+            raise AmbiguousProviderError(
+                f"provider name {name.strip()!r} is ambiguous: it is declared by {dists}; "
+                f"choose {choices}"
+            )
+        raise ProviderNotFoundError(self._not_found(name.strip()))
+
+    def _not_found(self, name: str) -> str:
+        low = name.lower()
+        base = low.rsplit(":", 1)[-1]
+        for failure in self._failures:
+            if failure.name.lower() == base and not failure.error.startswith("name clash"):
+                return (
+                    f"provider {name!r} is installed but failed to load: {failure.error} "
+                    f"(from {failure.distribution or 'code'}; run with G4F_CORE_STRICT=1 "
+                    "to see the traceback)"
+                )
+        if base in self._disabled:
+            return f"provider {name!r} is disabled by G4F_CORE_DISABLE"
+        names = [p.name for p in self._providers] + [p.qualified_name for p in self._providers]
+        hint = closest(name, names)
+        suggestion = f"; did you mean {hint!r}?" if hint else ""
+        known = ", ".join(sorted({p.name for p in self._providers})) or "none installed"
+        return f"no provider named {name!r}{suggestion} (available: {known})"
+
+    def select(
+        self,
+        *,
+        model: str | None = None,
+        stream: bool | None = None,
+        needs_auth: bool | None = None,
+        working: bool | None = None,
+    ) -> list[ProviderInfo]:
+        """Providers matching every given filter, in name order."""
+        result = []
+        for info in self.providers():
+            if model is not None and match_model(info, model) is None:
+                continue
+            if stream is not None and info.supports_stream != stream:
+                continue
+            if needs_auth is not None and info.needs_auth != needs_auth:
+                continue
+            if working is not None and info.working != working:
+                continue
+            result.append(info)
+        return result
+
+    # -- hooks -----------------------------------------------------------------------
+
+    @property
+    def has_observers(self) -> bool:
+        self.load()
+        return self._pm is not None
+
+    def notify(self, hook: str, **kwargs: Any) -> None:
+        """Call every implementation of an observer hook; one that raises is logged, skipped."""
+        if self._pm is None:
+            return
+        for impl in getattr(self._pm.hook, hook).get_hookimpls():
+            try:
+                impl.function(*[kwargs[arg] for arg in impl.argnames])
+            except Exception as exc:  # noqa: BLE001 - an observer must never break a call
+                log.warning(
+                    "hook %s of plugin %s raised %s", hook, impl.plugin_name, _describe(exc)
+                )
+
+
+def match_model(info: ProviderInfo, model: str) -> str | None:
+    """The provider's own name for ``model`` (case-insensitive; upstream ids accepted)."""
+    if model in info.model_ids:
+        return model
+    low = model.strip().lower()
+    for short, upstream in info.model_ids.items():
+        if short.lower() == low or upstream.lower() == low:
+            return short
+    return None
+
+
+_default: Registry | None = None
+_default_lock = threading.Lock()
+
+
+def default_registry() -> Registry:
+    """The process-wide registry of installed providers, created on first use."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Registry()
+    return _default
+
+
+def _set_default(registry: Registry | None) -> Registry | None:
+    """Swap the process-wide registry (for tests and embedding); returns the old one."""
+    global _default
+    old, _default = _default, registry
+    return old

@@ -1,0 +1,157 @@
+"""Incremental, byte-level stream decoding: bytes -> lines -> server-sent events.
+
+No sockets here: the transport feeds whatever chunks arrive, and the output never
+depends on where the chunks were split. Lines end at LF, CRLF or a lone CR (a CR at
+the end of a chunk may be the first half of a CRLF, so the LF that may follow is
+remembered, not guessed). Text is decoded as strict UTF-8 one complete line at a
+time, so multibyte characters split across chunks survive and U+2028 inside JSON
+is not a line break. Work is linear in the input: each byte is copied a bounded
+number of times, however the line is chunked (``requests.iter_lines`` is quadratic
+on long lines and splits CRLF across chunks into an extra blank line).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+__all__ = ["DecodeError", "LineDecoder", "LineTooLongError", "SSEDecoder", "ServerSentEvent"]
+
+_BOM = b"\xef\xbb\xbf"
+
+
+class DecodeError(ValueError):
+    """The byte stream is not valid UTF-8 text or not valid framing."""
+
+
+class LineTooLongError(DecodeError):
+    """A line grew past the configured limit; raised as soon as the limit is passed."""
+
+
+class LineDecoder:
+    """Splits a byte stream into lines, whatever the chunking."""
+
+    def __init__(self, max_line_bytes: int | None = None) -> None:
+        self._buf = bytearray()
+        self._max = max_line_bytes
+        self._skip_lf = False  # the previous chunk ended in CR: a leading LF belongs to it
+        self._started = False  # a BOM is stripped only at the very start
+        self.bytes_fed = 0
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Return the lines completed by ``chunk``, without their terminators."""
+        self.bytes_fed += len(chunk)
+        if not self._started:
+            if len(self._buf) + len(chunk) < len(_BOM) and _BOM.startswith(self._buf + chunk):
+                self._buf += chunk  # too short to tell whether a BOM starts here
+                return []
+            self._started = True
+            chunk = bytes(self._buf) + chunk
+            self._buf.clear()
+            if chunk.startswith(_BOM):
+                chunk = chunk[len(_BOM) :]
+        if self._skip_lf and chunk:
+            self._skip_lf = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if b"\n" not in chunk and b"\r" not in chunk:
+            self._buf += chunk
+            self._check(len(self._buf))
+            return []
+        if self._buf:
+            data = bytes(self._buf) + chunk
+            self._buf.clear()
+        else:
+            data = chunk
+        if b"\r" in data:
+            if data.endswith(b"\r"):
+                self._skip_lf = True
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = data.split(b"\n")
+        tail = lines.pop()
+        self._buf += tail
+        if self._max is not None:
+            self._check(len(tail))
+            for line in lines:
+                self._check(len(line))
+        return lines
+
+    def end(self) -> bytes:
+        """At end of stream: the unterminated remainder (b"" if the stream ended cleanly)."""
+        rest = bytes(self._buf)
+        self._buf.clear()
+        return rest
+
+    def _check(self, size: int) -> None:
+        if self._max is not None and size > self._max:
+            raise LineTooLongError(f"a line exceeded the limit of {self._max} bytes")
+
+
+class ServerSentEvent(NamedTuple):
+    data: str
+    event: str = "message"
+    id: str | None = None
+
+
+class SSEDecoder:
+    """Turns lines into events following the WHATWG rules.
+
+    Comments (``:`` lines) are skipped, ``data`` lines accumulate until a blank line
+    dispatches them, an event with no data is not dispatched, and an event cut off
+    by the end of the stream is discarded rather than guessed at.
+    """
+
+    def __init__(self, max_line_bytes: int | None = None) -> None:
+        self.lines = LineDecoder(max_line_bytes)
+        self._data: list[str] = []
+        self._event = ""
+        self._id: str | None = None
+        self.line_number = 0
+        #: True when the stream ended inside an event (its data was discarded).
+        self.truncated = False
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        events: list[ServerSentEvent] = []
+        for raw in self.lines.feed(chunk):
+            self.line_number += 1
+            event = self._line(raw)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def end(self) -> list[ServerSentEvent]:
+        """Finish the stream; returns nothing, but records an unfinished event."""
+        rest = self.lines.end()
+        self.truncated = bool(rest.strip()) or bool(self._data)
+        self._data.clear()
+        return []
+
+    def _line(self, raw: bytes) -> ServerSentEvent | None:
+        if not raw:
+            return self._dispatch()
+        if raw[:1] == b":":
+            return None
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DecodeError(
+                f"line {self.line_number} is not valid UTF-8 (byte {exc.start})"
+            ) from None
+        name, sep, value = line.partition(":")
+        if sep and value[:1] == " ":
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id" and "\0" not in value:
+            self._id = value
+        return None
+
+    def _dispatch(self) -> ServerSentEvent | None:
+        if not self._data:
+            self._event = ""
+            return None
+        event = ServerSentEvent("\n".join(self._data), self._event or "message", self._id)
+        self._data = []
+        self._event = ""
+        return event

@@ -1,0 +1,244 @@
+"""H2o: gpt4free's 2023 provider for gpt-gm.h2o.ai, ported to g4f-core.
+
+The site ran Hugging Face chat-ui (mid-2023), which proxied text-generation-inference
+and streamed its server-sent events back unchanged. The flow, per the compatibility
+checklist of the protocol notes: one cookie session per conversation; accept the
+welcome modal with a form ``POST /settings`` carrying a same-origin ``Referer``;
+``POST /conversation`` with the upstream model id; ``POST /conversation/{id}`` with
+``inputs``, ``parameters``, ``stream`` and ``options``; then ``DELETE`` the
+conversation, also when the caller stops early or the call fails.
+
+The prompt (``inputs``) is one ``"{role}: {content}\\n"`` line per message, in
+order, then ``"assistant: "``. That is the format of gpt4free's fix for issue #735
+(commit c60d5ef), the last requests-based version known to work against the live
+site; the first version's instruction line ("this is a conversation beween ...") was
+dropped by that fix. The whole transcript goes into one ``inputs`` because the
+server keeps no history across g4f's fresh conversations.
+
+The site is gone; :func:`emulator` serves a faithful local stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, Any
+
+from g4f_core.options import Option
+
+if TYPE_CHECKING:
+    import requests
+
+    from g4f_core.http import Client
+    from g4f_core.provider import Emulator
+
+url = "https://gpt-gm.h2o.ai"
+models = {
+    "falcon-40b": "h2oai/h2ogpt-gm-oasst1-en-2048-falcon-40b-v1",
+    "falcon-7b": "h2oai/h2ogpt-gm-oasst1-en-2048-falcon-7b-v3",
+    "llama-13b": "h2oai/h2ogpt-gm-oasst1-en-2048-open-llama-13b",
+}
+supports_stream = True
+needs_auth = False
+working = True
+contract_version = 1
+
+#: gpt4free's defaults, sent as text-generation-inference ``parameters``.
+options = (
+    Option("temperature", float, 0.4, "sampling temperature, > 0"),
+    Option("truncate", int, 2048, "keep only this many input tokens"),
+    Option("max_new_tokens", int, 1024, "most tokens to generate"),
+    Option("do_sample", bool, True, "sample instead of greedy decoding"),
+    Option("repetition_penalty", float, 1.2, "penalty for repeated tokens, > 0"),
+    Option("return_full_text", bool, False, "prefix the reply with the prompt"),
+)
+
+log = logging.getLogger("g4f_core.providers.h2o")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_RETRYABLE_EVENTS = {"overloaded", "incomplete_generation"}
+
+
+def emulator(host: str = "localhost", port: int = 0) -> Emulator:
+    """A local server speaking the site's protocol, for tests, demos and offline use."""
+    from .emulator import H2oEmulator
+
+    server: Emulator = H2oEmulator(host, port)
+    return server
+
+
+def format_prompt(messages: list[dict[str, str]]) -> str:
+    """The ``inputs`` text: every message as ``role: content``, then the assistant's turn."""
+    return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
+
+
+def _create_completion(
+    model: str, messages: list[dict[str, str]], stream: bool, **kwargs: Any
+) -> Iterator[str]:
+    from g4f_core.context import current
+    from g4f_core.http import Client
+
+    upstream = models.get(model, model)
+    parameters = {opt.name: kwargs.get(opt.name, opt.default) for opt in options}
+    http = Client(current("H2o"), base_url=url)
+    conversation = None
+    try:
+        _accept_welcome_modal(http, upstream)
+        conversation = _open_conversation(http, upstream)
+        body = {
+            "inputs": format_prompt(messages),
+            "parameters": parameters,
+            "stream": True,
+            "options": {
+                "id": str(uuid.uuid4()),
+                "response_id": str(uuid.uuid4()),
+                "is_retry": False,
+                "use_cache": False,
+                "web_search_id": "",
+            },
+        }
+        response = http.request(
+            "POST",
+            f"/conversation/{conversation}",
+            json=body,
+            headers=_json_headers(http),
+            stream=True,
+        )
+        yield from _tokens(http, response)
+    finally:
+        if conversation is not None:
+            _delete_conversation(http, conversation)
+        http.close()
+
+
+def _json_headers(http: Client) -> dict[str, str]:
+    # chat-ui answers JSON only when Accept negotiates to it; without one it renders HTML.
+    return {"Accept": "*/*", "Referer": f"{http.base_url}/"}
+
+
+def _accept_welcome_modal(http: Client, upstream: str) -> None:
+    form = {
+        "ethicsModalAccepted": "true",
+        "shareConversationsWithModelAuthors": "true",
+        "ethicsModalAcceptedAt": "",
+        "activeModel": upstream,
+        "searchEnabled": "true",
+    }
+    # A form POST needs a same-origin Referer (chat-ui's CSRF check). With Accept */*
+    # SvelteKit answers 200 with a JSON redirect object; a browser Accept gets a 303.
+    http.request("POST", "/settings", data=form, headers=_json_headers(http), expect=(200, 303))
+
+
+def _open_conversation(http: Client, upstream: str) -> str:
+    from g4f_core.errors import ProviderResponseError
+
+    response = http.request(
+        "POST", "/conversation", json={"model": upstream}, headers=_json_headers(http)
+    )
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    conversation = data.get("conversationId") if isinstance(data, dict) else None
+    if not isinstance(conversation, str) or not _ID.fullmatch(conversation):
+        keys = sorted(data) if isinstance(data, dict) else type(data).__name__
+        raise ProviderResponseError(
+            f"{http.origin} did not return a usable conversationId (got: {keys}); "
+            "is this a chat-ui server?",
+            provider="H2o",
+        )
+    return conversation
+
+
+def _tokens(http: Client, response: requests.Response) -> Generator[str, None, None]:
+    """Yield each token's text as its event arrives; stop at the final event."""
+    from g4f_core.errors import ProviderConnectionError, ProviderResponseError
+
+    ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "text/event-stream":
+        try:
+            raise _not_a_token_stream(http, response, ctype)
+        finally:
+            response.close()
+    events = http.events(response)
+    try:
+        for data in events:
+            event = _parse(data)
+            if "error" in event:
+                kind = event.get("error_type")
+                kind = kind if isinstance(kind, str) else None
+                raise ProviderResponseError(
+                    f"the model server reported {kind or 'an error'}: {_short(event['error'])}",
+                    provider="H2o",
+                    error_type=kind,
+                    retryable=kind in _RETRYABLE_EVENTS,
+                )
+            token = event.get("token")
+            if not isinstance(token, dict) or not isinstance(token.get("text"), str):
+                raise ProviderResponseError("an event carried no token text", provider="H2o")
+            if not token.get("special"):
+                yield token["text"]
+            if event.get("generated_text") is not None:
+                http.finish(response)
+                return
+        raise ProviderConnectionError(
+            f"the stream from {http.origin} ended before its final event", provider="H2o"
+        )
+    finally:
+        events.close()
+
+
+def _parse(data: str) -> dict[str, Any]:
+    from g4f_core.errors import ProviderResponseError
+
+    try:
+        event = json.loads(data)
+    except (ValueError, RecursionError):
+        event = None
+    if not isinstance(event, dict):
+        raise ProviderResponseError(
+            f"malformed event ({len(data)} characters of data that is not a JSON object)",
+            provider="H2o",
+        )
+    return event
+
+
+def _not_a_token_stream(http: Client, response: requests.Response, ctype: str) -> Exception:
+    from g4f_core.errors import ProviderResponseError
+
+    head = response.raw.read(4096, decode_content=True) or b""
+    if head.lstrip().startswith(b'{"type"'):
+        return ProviderResponseError(
+            f"{http.origin} streams chat-ui's newline-delimited JSON updates (chat-ui after its "
+            "2023-09 refactor), not the token stream H2o speaks",
+            provider="H2o",
+        )
+    return ProviderResponseError(
+        f"{http.origin} answered HTTP {response.status_code} with {ctype or 'no content type'}, "
+        "expected text/event-stream",
+        provider="H2o",
+    )
+
+
+def _short(value: object, limit: int = 300) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _delete_conversation(http: Client, conversation: str) -> None:
+    """Best effort: bounded by the timeout, and never hiding the error that got us here."""
+    from g4f_core.errors import G4FError
+
+    try:
+        response = http.request(
+            "DELETE",
+            f"/conversation/{conversation}",
+            headers=_json_headers(http),
+            expect=(200, 404),
+            timeout=5.0,
+        )
+        response.close()
+    except G4FError as exc:
+        log.debug("could not delete the conversation: %s", type(exc).__name__)
