@@ -77,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="provider name")
     p.add_argument("--host", default="localhost", help="host to bind (default localhost)")
     p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    p.add_argument("--token-delay", type=float, default=0.0, help="seconds between tokens")
     return parser
 
 
@@ -287,7 +288,7 @@ def cmd_emulate(out: _Out, args: argparse.Namespace) -> int:
     info = out.registry.get(args.name)
     if info.emulator is None:
         raise InvalidRequestError(f"provider {info.name!r} ships no emulator")
-    emulator = info.emulator(host=args.host, port=args.port)
+    emulator = info.emulator(host=args.host, port=args.port, token_delay=args.token_delay)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

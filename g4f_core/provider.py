@@ -35,7 +35,7 @@ class InvalidProviderError(ValueError):
 
 
 class Emulator(Protocol):
-    """What a provider's optional ``emulator(host=..., port=...)`` factory returns."""
+    """What a provider's optional ``emulator(host=..., port=..., token_delay=...)`` returns."""
 
     @property
     def url(self) -> str: ...

@@ -61,11 +61,11 @@ _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _RETRYABLE_EVENTS = {"overloaded", "incomplete_generation"}
 
 
-def emulator(host: str = "localhost", port: int = 0) -> Emulator:
+def emulator(host: str = "localhost", port: int = 0, token_delay: float = 0.0) -> Emulator:
     """A local server speaking the site's protocol, for tests, demos and offline use."""
-    from .emulator import H2oEmulator
+    from .emulator import Faults, H2oEmulator
 
-    server: Emulator = H2oEmulator(host, port)
+    server: Emulator = H2oEmulator(host, port, faults=Faults(token_delay=token_delay))
     return server
 
 
