@@ -41,6 +41,7 @@ __all__ = ["Client", "error_from_response", "translate"]
 USER_AGENT = "g4f-core/0.1"
 _ERROR_BODY_LIMIT = 64 << 10
 _READ_SIZE = 64 << 10
+_CLEANUP_GRACE = 0.25
 _adapter: HTTPAdapter | None = None
 _adapter_lock = threading.Lock()
 
@@ -112,10 +113,21 @@ class Client:
         expect: tuple[int, ...] = (200,),
         stream: bool = False,
         timeout: float | None = None,
+        cleanup: bool = False,
         **kwargs: Any,
     ) -> requests.Response:
-        """Send one request; any status outside ``expect`` becomes a typed error."""
-        wait = self.context.wait_limit(timeout)
+        """Send one request; any status outside ``expect`` becomes a typed error.
+
+        ``cleanup`` requests (a DELETE after a failure) may run a short grace past the
+        deadline, so that a call that ran out of time still tidies up after itself.
+        """
+        if cleanup:
+            left = self.context.remaining()
+            wait = min(timeout or self.context.timeout, self.context.timeout)
+            if left is not None:
+                wait = min(wait, max(left, _CLEANUP_GRACE))
+        else:
+            wait = self.context.wait_limit(timeout)
         try:
             # Always streamed underneath, so no body (an error page included) is read unbounded.
             response = self.session.request(

@@ -63,7 +63,7 @@ _RETRYABLE_EVENTS = {"overloaded", "incomplete_generation"}
 
 def emulator(host: str = "localhost", port: int = 0, token_delay: float = 0.0) -> Emulator:
     """A local server speaking the site's protocol, for tests, demos and offline use."""
-    from .emulator import Faults, H2oEmulator
+    from .server import Faults, H2oEmulator
 
     server: Emulator = H2oEmulator(host, port, faults=Faults(token_delay=token_delay))
     return server
@@ -238,6 +238,7 @@ def _delete_conversation(http: Client, conversation: str) -> None:
             headers=_json_headers(http),
             expect=(200, 404),
             timeout=5.0,
+            cleanup=True,
         )
         response.close()
     except G4FError as exc:
