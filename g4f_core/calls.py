@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from .context import DEFAULTS, CallContext, _current, env_name
+from .context import CallContext, _current, env_name, max_retries
 from .errors import (
     AllProvidersFailedError,
     Attempt,
@@ -84,10 +84,7 @@ def prepare(
     framework = {k: v for k, v in options.items() if k in _FRAMEWORK}
     framework = check_options(framework, FRAMEWORK_OPTIONS, owner="g4f-core", open_ended=False)
     extra = {k: v for k, v in options.items() if k not in _FRAMEWORK}
-    retries = framework.get("max_retries")
-    retries = int(DEFAULTS["max_retries"] or 0) if retries is None else int(retries)
-    if retries < 0:
-        raise InvalidRequestError("option 'max_retries' must be 0 or more")
+    retries = max_retries(framework, registry.environ)
     candidates: tuple[_Candidate, ...]
     if provider is not None:
         info = registry.get(provider)

@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, help="seconds any single wait may take")
     p.add_argument("--deadline", type=float, help="seconds the whole call may take")
     p.add_argument("--max-retries", type=int, help="retries before the first token (default 2)")
+    p.add_argument("--max-line-bytes", type=int, help="longest line the reply may carry")
+    p.add_argument("--max-reply-bytes", type=int, help="largest reply body accepted")
 
     p = sub.add_parser("emulate", help="serve a provider's local emulator until interrupted")
     p.add_argument("name", help="provider name")
@@ -258,7 +260,14 @@ def cmd_chat(out: _Out, args: argparse.Namespace) -> int:
         else out.registry.select(model=args.model)
     )
     options = _parse_options(args.option, infos)
-    for key in ("base_url", "timeout", "deadline", "max_retries"):
+    for key in (
+        "base_url",
+        "timeout",
+        "deadline",
+        "max_retries",
+        "max_line_bytes",
+        "max_reply_bytes",
+    ):
         value = getattr(args, key)
         if value is not None:
             options[key] = value

@@ -18,7 +18,7 @@ import attrs
 
 from .errors import InvalidRequestError, ProviderTimeoutError
 
-__all__ = ["DEFAULTS", "CallContext", "current", "env_name"]
+__all__ = ["DEFAULTS", "CallContext", "current", "env_name", "max_retries"]
 
 #: Defaults of the framework options, each overridable per call and by environment.
 DEFAULTS: dict[str, float | int | None] = {
@@ -54,6 +54,29 @@ def _positive(options: Mapping[str, object], key: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise InvalidRequestError(f"option {key!r} must be a positive number")
+    return value
+
+
+def _limit(options: Mapping[str, object], env: Mapping[str, str], key: str) -> int:
+    value = _positive(options, key) or _env_number(env, f"G4F_CORE_{key.upper()}")
+    return int(value or DEFAULTS[key] or 0)
+
+
+def max_retries(options: Mapping[str, object], env: Mapping[str, str]) -> int:
+    """``max_retries`` from the call, else ``G4F_CORE_MAX_RETRIES``, else the default."""
+    value = options.get("max_retries")
+    if value is None:
+        raw = env.get("G4F_CORE_MAX_RETRIES", "").strip()
+        if not raw:
+            return int(DEFAULTS["max_retries"] or 0)
+        try:
+            value = int(raw)
+        except ValueError:
+            raise InvalidRequestError(
+                f"G4F_CORE_MAX_RETRIES={raw!r} is not a whole number"
+            ) from None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidRequestError("option 'max_retries' must be a whole number, 0 or more")
     return value
 
 

@@ -13,7 +13,7 @@ import pytest
 
 import g4f_core
 from g4f_core.registry import Registry, _set_default
-from providers.h2o import format_prompt, models
+from providers.h2o import _sessions, format_prompt, models
 from providers.h2o.server import H2oEmulator, RecordedRequest
 
 UPSTREAM_40B = "h2oai/h2ogpt-gm-oasst1-en-2048-falcon-40b-v1"
@@ -30,6 +30,8 @@ def h2o_only() -> Iterator[Registry]:
 
 @pytest.fixture
 def emu() -> Iterator[H2oEmulator]:
+    """A fresh emulator, and no session kept from an earlier one that had the same port."""
+    _sessions.clear()
     with H2oEmulator() as server:
         yield server
 
@@ -66,15 +68,34 @@ def test_a_call_accepts_the_modal_opens_generates_and_deletes_in_order(emu: H2oE
     assert emu.requests[0].session is None  # the cookie arrives with the first answer
 
 
-def test_every_request_of_a_conversation_shares_one_cookie_session(emu: H2oEmulator) -> None:
+def test_every_request_of_a_conversation_carries_the_session_cookie(emu: H2oEmulator) -> None:
     ask(emu)
+    sessions = {r.session for r in emu.requests[1:]}
+    assert len(sessions) == 1
+    assert None not in sessions
+
+
+def test_a_warm_call_reuses_the_accepted_session_and_skips_settings(emu: H2oEmulator) -> None:
     ask(emu)
-    first, second = emu.requests[:4], emu.requests[4:]
-    sessions_first = {r.session for r in first[1:]}
-    sessions_second = {r.session for r in second[1:]}
-    assert len(sessions_first) == 1 and None not in sessions_first
-    assert len(sessions_second) == 1 and None not in sessions_second
-    assert sessions_first != sessions_second  # one session per conversation
+    first_session = emu.requests[1].session
+    emu.requests.clear()
+    assert ask(emu) == expected(emu, [{"role": "user", "content": "Hi, I'm Daniel"}])
+    assert [m for m, _ in calls(emu)] == ["POST", "POST", "DELETE"]
+    assert {r.session for r in emu.requests} == {first_session}
+
+
+def test_a_server_that_forgot_the_session_gets_the_modal_accepted_again(
+    emu: H2oEmulator,
+) -> None:
+    ask(emu)
+    emu.reset()  # as after a restart: sessions and conversations are gone
+    emu.requests.clear()
+    assert ask(emu) == expected(emu, [{"role": "user", "content": "Hi, I'm Daniel"}])
+    assert calls(emu)[:3] == [
+        ("POST", "/conversation"),
+        ("POST", "/settings"),
+        ("POST", "/conversation"),
+    ]
 
 
 def test_settings_is_a_form_with_same_origin_referer_and_the_upstream_model(
@@ -111,7 +132,9 @@ def test_generation_body_carries_inputs_parameters_stream_and_fresh_uuid_options
     ]
     g4f_core.complete(messages, provider="H2o", base_url=emu.url)
     g4f_core.complete(messages, provider="H2o", base_url=emu.url)
-    first, second = json_body(emu.requests[2]), json_body(emu.requests[6])
+    generations = [r for r in emu.requests if r.path.startswith("/conversation/")]
+    generations = [r for r in generations if r.method == "POST"]
+    first, second = json_body(generations[0]), json_body(generations[1])
     assert set(first) == {"inputs", "parameters", "stream", "options"}
     assert first["inputs"] == (
         "system: Be brief.\nuser: Hi\nassistant: Hello.\nuser: How are you?\nassistant: "

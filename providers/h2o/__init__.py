@@ -2,11 +2,17 @@
 
 The site ran Hugging Face chat-ui (mid-2023), which proxied text-generation-inference
 and streamed its server-sent events back unchanged. The flow, per the compatibility
-checklist of the protocol notes: one cookie session per conversation; accept the
-welcome modal with a form ``POST /settings`` carrying a same-origin ``Referer``;
-``POST /conversation`` with the upstream model id; ``POST /conversation/{id}`` with
-``inputs``, ``parameters``, ``stream`` and ``options``; then ``DELETE`` the
-conversation, also when the caller stops early or the call fails.
+checklist of the protocol notes: one cookie session for all requests of a conversation;
+accept the welcome modal with a form ``POST /settings`` carrying a same-origin
+``Referer``; ``POST /conversation`` with the upstream model id; ``POST
+/conversation/{id}`` with ``inputs``, ``parameters``, ``stream`` and ``options``; then
+``DELETE`` the conversation, also when the caller stops early or the call fails.
+
+An accepted session is kept per endpoint and reused by later conversations, so a warm
+call costs three requests instead of four. That is safe: the session is anonymous,
+holds only the modal acceptance and a model preference, and every conversation is
+deleted after its call. A server that has forgotten the session (a restart) answers
+the next conversation with 401/403/405; the session is then accepted afresh, once.
 
 The prompt (``inputs``) is one ``"{role}: {content}\\n"`` line per message, in
 order, then ``"assistant: "``. That is the format of gpt4free's fix for issue #735
@@ -23,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import uuid
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
@@ -59,6 +66,9 @@ options = (
 log = logging.getLogger("g4f_core.providers.h2o")
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _RETRYABLE_EVENTS = {"overloaded", "incomplete_generation"}
+_COOKIE = "hf-chat"
+_sessions: dict[str, str] = {}  # base URL -> accepted chat-ui session cookie
+_sessions_lock = threading.Lock()
 
 
 def emulator(host: str = "localhost", port: int = 0, token_delay: float = 0.0) -> Emulator:
@@ -85,7 +95,6 @@ def _create_completion(
     http = Client(current("H2o"), base_url=url)
     conversation = None
     try:
-        _accept_welcome_modal(http, upstream)
         conversation = _open_conversation(http, upstream)
         body = {
             "inputs": format_prompt(messages),
@@ -132,6 +141,29 @@ def _accept_welcome_modal(http: Client, upstream: str) -> None:
 
 
 def _open_conversation(http: Client, upstream: str) -> str:
+    """Create a conversation, in the kept session when there is one."""
+    from g4f_core.errors import ProviderHTTPError
+
+    with _sessions_lock:
+        kept = _sessions.get(http.base_url)
+    if kept is not None:
+        http.session.cookies.set(_COOKIE, kept)
+        try:
+            return _new_conversation(http, upstream)
+        except ProviderHTTPError as exc:
+            if exc.status not in (401, 403, 405):
+                raise
+            http.session.cookies.clear()  # the server forgot us: start a session afresh
+    _accept_welcome_modal(http, upstream)
+    conversation = _new_conversation(http, upstream)
+    cookie = http.session.cookies.get(_COOKIE)
+    if cookie:
+        with _sessions_lock:
+            _sessions[http.base_url] = cookie
+    return conversation
+
+
+def _new_conversation(http: Client, upstream: str) -> str:
     from g4f_core.errors import ProviderResponseError
 
     response = http.request(
