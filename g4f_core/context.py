@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Mapping
 from contextvars import ContextVar
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -125,6 +126,13 @@ class CallContext:
                 raise InvalidRequestError(
                     f"base URL for {provider} must start with http:// or https://"
                 )
+            try:
+                parts = urlsplit(base_url)
+                parts.port  # noqa: B018 - raises ValueError for a port out of range
+            except ValueError:
+                raise InvalidRequestError(f"base URL for {provider} has an invalid port") from None
+            if not parts.hostname:
+                raise InvalidRequestError(f"base URL for {provider} names no host")
         start = time.monotonic() if started is None else started
         return cls(
             provider=provider,

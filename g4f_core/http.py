@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import re
 import threading
 import time
@@ -60,7 +61,12 @@ def origin(url: str) -> str:
     """``scheme://host:port`` of a URL: what messages may name (never path or query)."""
     parts = urlsplit(url)
     host = parts.hostname or "?"
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # an out-of-range port: name the host alone
+        return f"{parts.scheme}://{host}"
     return f"{parts.scheme}://{host}:{port}"
 
 
@@ -139,7 +145,11 @@ class Client:
                 **kwargs,
             )
         except requests.RequestException as exc:
-            raise translate(exc, self.context.provider, self.origin) from exc
+            error = translate(exc, self.context.provider, self.origin)
+            left = self.context.remaining()
+            if isinstance(error, ProviderTimeoutError) and left is not None and left <= 0:
+                error = self.context.deadline_error()
+            raise error from exc
         if response.status_code not in expect:
             try:
                 raise error_from_response(response, self.context.provider)
@@ -184,13 +194,13 @@ class Client:
                 if idle_left <= 0:
                     raise self._idle_error()
                 _set_read_timeout(raw, ctx.wait_limit(idle_left))
-                chunk = raw.read1(_READ_SIZE)
+                chunk = raw.read1(_READ_SIZE, decode_content=True)
                 if not chunk:
                     break
                 received += len(chunk)
                 if received > ctx.max_reply_bytes:
                     raise ProviderResponseError(
-                        f"reply exceeded max_reply_bytes={ctx.max_reply_bytes}",
+                        f"reply from {self.origin} exceeded max_reply_bytes={ctx.max_reply_bytes}",
                         provider=ctx.provider,
                     )
                 for event in decoder.feed(chunk):
@@ -231,7 +241,7 @@ class Client:
         try:
             _set_read_timeout(raw, min(0.5, self.context.wait_limit()))
             while limit > 0:
-                chunk = raw.read1(limit)
+                chunk = raw.read1(limit, decode_content=True)
                 if not chunk:
                     break  # end of body: urllib3 has put the connection back in the pool
                 limit -= len(chunk)
@@ -387,7 +397,7 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     if raw_ms:
         try:
             value = float(raw_ms) / 1000
-            if value >= 0:
+            if value >= 0 and math.isfinite(value):
                 return value
         except ValueError:
             pass
@@ -396,7 +406,7 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
         return None
     try:
         value = float(raw)
-        return value if value >= 0 and value == value else None
+        return value if value >= 0 and math.isfinite(value) else None
     except ValueError:
         pass
     try:

@@ -12,6 +12,7 @@ on long lines and splits CRLF across chunks into an extra blank line).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NamedTuple
 
 __all__ = ["DecodeError", "LineDecoder", "LineTooLongError", "SSEDecoder", "ServerSentEvent"]
@@ -35,10 +36,17 @@ class LineDecoder:
         self._max = max_line_bytes
         self._skip_lf = False  # the previous chunk ended in CR: a leading LF belongs to it
         self._started = False  # a BOM is stripped only at the very start
+        self._error: LineTooLongError | None = None  # raised after the lines before it
         self.bytes_fed = 0
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        """Return the lines completed by ``chunk``, without their terminators."""
+        """Return the lines completed by ``chunk``, without their terminators.
+
+        When a line passes the limit, the lines before it are returned first and the
+        error is raised by the next call, so what is delivered never depends on chunking.
+        """
+        if self._error is not None:
+            raise self._error
         self.bytes_fed += len(chunk)
         if not self._started:
             if len(self._buf) + len(chunk) < len(_BOM) and _BOM.startswith(self._buf + chunk):
@@ -70,20 +78,34 @@ class LineDecoder:
         tail = lines.pop()
         self._buf += tail
         if self._max is not None:
-            self._check(len(tail))
-            for line in lines:
-                self._check(len(line))
+            for index, line in enumerate(lines):
+                if len(line) > self._max:
+                    return self._stop_before(lines[:index])
+            if len(tail) > self._max:
+                return self._stop_before(lines)
         return lines
+
+    def _stop_before(self, good: list[bytes]) -> list[bytes]:
+        """Deliver the lines before an over-long one; the error follows on the next call."""
+        if not good:
+            raise self._too_long()
+        self._error = self._too_long()
+        return good
 
     def end(self) -> bytes:
         """At end of stream: the unterminated remainder (b"" if the stream ended cleanly)."""
+        if self._error is not None:
+            raise self._error
         rest = bytes(self._buf)
         self._buf.clear()
         return rest
 
     def _check(self, size: int) -> None:
         if self._max is not None and size > self._max:
-            raise LineTooLongError(f"a line exceeded the limit of {self._max} bytes")
+            raise self._too_long()
+
+    def _too_long(self) -> LineTooLongError:
+        return LineTooLongError(f"a line exceeded the limit of {self._max} bytes")
 
 
 class ServerSentEvent(NamedTuple):
@@ -109,14 +131,14 @@ class SSEDecoder:
         #: True when the stream ended inside an event (its data was discarded).
         self.truncated = False
 
-    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
-        events: list[ServerSentEvent] = []
+    def feed(self, chunk: bytes) -> Iterator[ServerSentEvent]:
+        """The events ``chunk`` completes, one at a time: a bad line later in the chunk
+        raises only after every event before it was delivered."""
         for raw in self.lines.feed(chunk):
             self.line_number += 1
             event = self._line(raw)
             if event is not None:
-                events.append(event)
-        return events
+                yield event
 
     def end(self) -> list[ServerSentEvent]:
         """Finish the stream; returns nothing, but records an unfinished event."""
