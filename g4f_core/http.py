@@ -16,9 +16,10 @@ import email.utils
 import json
 import math
 import re
+import socket
 import threading
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -36,6 +37,7 @@ from .errors import (
     RateLimitError,
 )
 from .sse import DecodeError, LineTooLongError, SSEDecoder
+from .watchdog import expiry, watchdog
 
 __all__ = ["Client", "error_from_response", "translate"]
 
@@ -44,7 +46,38 @@ _ERROR_BODY_LIMIT = 64 << 10
 _READ_SIZE = 64 << 10
 _CLEANUP_GRACE = 0.25
 _adapter: HTTPAdapter | None = None
+_Response = urllib3.response.HTTPResponse
 _adapter_lock = threading.Lock()
+
+
+def _watched_head(sock: socket.socket | None, read: Callable[[], _Response]) -> _Response:
+    """Read a response head with the socket under the watchdog (see watchdog.py)."""
+    until = expiry.get()
+    if until is None or sock is None:
+        return read()
+    watchdog.watch(sock, until)
+    try:
+        return read()
+    finally:
+        watchdog.clear(sock)
+
+
+class _HTTPConnection(urllib3.connection.HTTPConnection):
+    def getresponse(self) -> _Response:  # type: ignore[override]  # as urllib3 declares it
+        return _watched_head(self.sock, super().getresponse)
+
+
+class _HTTPSConnection(urllib3.connection.HTTPSConnection):
+    def getresponse(self) -> _Response:  # type: ignore[override]  # as urllib3 declares it
+        return _watched_head(self.sock, super().getresponse)
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
 
 
 def _shared_adapter() -> HTTPAdapter:
@@ -53,7 +86,12 @@ def _shared_adapter() -> HTTPAdapter:
     if _adapter is None:
         with _adapter_lock:
             if _adapter is None:
-                _adapter = HTTPAdapter(pool_connections=16, pool_maxsize=64, max_retries=0)
+                adapter = HTTPAdapter(pool_connections=16, pool_maxsize=64, max_retries=0)
+                adapter.poolmanager.pool_classes_by_scheme = {
+                    "http": _HTTPPool,
+                    "https": _HTTPSPool,
+                }
+                _adapter = adapter
     return _adapter
 
 
@@ -134,6 +172,7 @@ class Client:
                 wait = min(wait, max(left, _CLEANUP_GRACE))
         else:
             wait = self.context.wait_limit(timeout)
+        token = expiry.set(time.monotonic() + wait)
         try:
             # Always streamed underneath, so no body (an error page included) is read unbounded.
             response = self.session.request(
@@ -146,10 +185,19 @@ class Client:
             )
         except requests.RequestException as exc:
             error = translate(exc, self.context.provider, self.origin)
+            if time.monotonic() >= (expiry.get() or math.inf):  # the watchdog stopped it
+                error = ProviderTimeoutError(
+                    f"{self.origin} did not answer within {wait:g} s",
+                    provider=self.context.provider,
+                    phase="headers",
+                    limit=wait,
+                )
             left = self.context.remaining()
             if isinstance(error, ProviderTimeoutError) and left is not None and left <= 0:
                 error = self.context.deadline_error()
             raise error from exc
+        finally:
+            expiry.reset(token)
         if response.status_code not in expect:
             try:
                 raise error_from_response(response, self.context.provider)
@@ -160,12 +208,25 @@ class Client:
         return response
 
     def _read_body(self, response: requests.Response) -> None:
+        """Read a whole (small) body: within one timeout, within the deadline, capped."""
         limit = self.context.max_reply_bytes
+        sock = _socket(response.raw)
+        until = self._until(time.monotonic())
+        if sock is not None:
+            watchdog.watch(sock, until)
         try:
             body = response.raw.read(limit + 1, decode_content=True) or b""
+            if time.monotonic() >= until:
+                raise self._timeout_error()
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             response.close()
-            raise translate(exc, self.context.provider, self.origin, during_stream=True) from exc
+            error = translate(exc, self.context.provider, self.origin, during_stream=True)
+            if isinstance(error, ProviderTimeoutError) or time.monotonic() >= until:
+                error = self._timeout_error()
+            raise error from exc
+        finally:
+            if sock is not None:
+                watchdog.clear(sock)
         if len(body) > limit:
             response.close()
             raise ProviderResponseError(
@@ -188,6 +249,10 @@ class Client:
         received = 0
         last_event = time.monotonic()
         raw = response.raw
+        sock = _socket(raw)
+        until = self._until(last_event)
+        if sock is not None:
+            watchdog.watch(sock, until)
         try:
             while True:
                 idle_left = ctx.timeout - (time.monotonic() - last_event)
@@ -196,6 +261,8 @@ class Client:
                 _set_read_timeout(raw, ctx.wait_limit(idle_left))
                 chunk = raw.read1(_READ_SIZE, decode_content=True)
                 if not chunk:
+                    if time.monotonic() >= until:  # shut down by the watchdog
+                        raise self._timeout_error()
                     break
                 received += len(chunk)
                 if received > ctx.max_reply_bytes:
@@ -205,6 +272,9 @@ class Client:
                     )
                 for event in decoder.feed(chunk):
                     last_event = time.monotonic()
+                    if sock is not None:
+                        until = self._until(last_event)
+                        watchdog.watch(sock, until)
                     yield event.data
             decoder.end()
             if decoder.truncated:
@@ -223,13 +293,12 @@ class Client:
             ) from None
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
             error = translate(exc, ctx.provider, self.origin, during_stream=True)
-            remaining = ctx.remaining()
-            if isinstance(error, ProviderTimeoutError) and remaining is not None and remaining <= 0:
-                error = ctx.deadline_error()
-            elif isinstance(error, ProviderTimeoutError):
-                error = self._idle_error()
+            if isinstance(error, ProviderTimeoutError) or time.monotonic() >= until:
+                error = self._timeout_error()
             raise error from exc
         finally:
+            if sock is not None:
+                watchdog.clear(sock)
             response.close()
 
     def finish(self, response: requests.Response, *, limit: int = _READ_SIZE) -> None:
@@ -250,6 +319,18 @@ class Client:
         finally:
             response.close()
 
+    def _until(self, last_event: float) -> float:
+        """When the wait for the next event must end: the idle limit, cut by the deadline."""
+        until = last_event + self.context.timeout
+        deadline = self.context.deadline_at
+        return until if deadline is None else min(until, deadline)
+
+    def _timeout_error(self) -> ProviderTimeoutError:
+        left = self.context.remaining()
+        return (
+            self.context.deadline_error() if left is not None and left <= 0 else self._idle_error()
+        )
+
     def _idle_error(self) -> ProviderTimeoutError:
         limit = self.context.timeout
         return ProviderTimeoutError(
@@ -261,9 +342,13 @@ class Client:
         )
 
 
+def _socket(raw: urllib3.HTTPResponse) -> socket.socket | None:
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
 def _set_read_timeout(raw: urllib3.HTTPResponse, seconds: float) -> None:
-    conn = getattr(raw, "connection", None)
-    sock = getattr(conn, "sock", None)
+    sock = _socket(raw)
     if sock is not None:
         sock.settimeout(seconds)
 
@@ -286,7 +371,7 @@ def translate(
             f"connecting to {where} timed out", provider=provider, phase="connect"
         )
     if isinstance(exc, timeout_types) or "timed out" in text:
-        phase = "read" if not during_stream else "idle"
+        phase = "idle" if during_stream else "headers"
         return ProviderTimeoutError(
             f"waiting for {where} timed out", provider=provider, phase=phase
         )

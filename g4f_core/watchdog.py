@@ -1,0 +1,64 @@
+"""A backstop for waits the socket timeout cannot bound.
+
+A socket timeout bounds each ``recv``; a server that trickles one byte at a time
+inside a single read (a response head, a chunk-size line) satisfies every ``recv``
+and can hold a call forever. One daemon thread per process keeps, for each socket
+being read, the moment its wait must end, and shuts the socket down at that moment;
+the blocked read then fails at once and the transport reports a timeout. Updating
+the moment costs a dictionary write, so it can run for every event of a stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from contextvars import ContextVar
+
+__all__ = ["expiry", "watchdog"]
+
+#: When the response head of the request being sent must have arrived (monotonic).
+expiry: ContextVar[float | None] = ContextVar("g4f_core_expiry", default=None)
+
+
+class Watchdog:
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._until: dict[socket.socket, float] = {}
+        self._thread: threading.Thread | None = None
+
+    def watch(self, sock: socket.socket, until: float) -> None:
+        """Shut ``sock`` down at ``until`` (monotonic) unless cleared or moved first."""
+        with self._cond:
+            earlier = not self._until or until < min(self._until.values())
+            self._until[sock] = until
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="g4f-core-watchdog", daemon=True
+                )
+                self._thread.start()
+            elif earlier:
+                self._cond.notify()
+
+    def clear(self, sock: socket.socket) -> None:
+        with self._cond:
+            self._until.pop(sock, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                now = time.monotonic()
+                due = [s for s, until in self._until.items() if until <= now]
+                for sock in due:
+                    del self._until[sock]
+                if not due:
+                    wait = min(self._until.values(), default=now + 60.0) - now
+                    self._cond.wait(timeout=max(wait, 0.001))
+                    continue
+            for sock in due:
+                with contextlib.suppress(OSError):  # already closed: nothing left to stop
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+watchdog = Watchdog()
