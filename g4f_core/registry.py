@@ -85,9 +85,19 @@ def _entry_points(dists: Iterable[metadata.Distribution]) -> Iterator[tuple[Any,
 
 
 def _search_path() -> list[str]:
-    # `python -c` and the REPL put "" (the working directory) first on sys.path; a stray
-    # *.dist-info in whatever folder the user stands in must not become a plugin.
-    return [p for p in sys.path if p and os.path.isabs(p)]
+    """sys.path without the working directory that `python -c`/`-m` and the REPL put first.
+
+    A stray *.dist-info in whatever folder the user stands in must not become a plugin.
+    """
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the working directory was deleted
+        cwd = ""
+    return [
+        p
+        for i, p in enumerate(sys.path)
+        if p and os.path.isabs(p) and not (i == 0 and os.path.normpath(p) == cwd)
+    ]
 
 
 def _has_hooks(obj: object) -> bool:
