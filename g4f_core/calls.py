@@ -193,9 +193,10 @@ class ChatStream(Iterator[str]):
 
     def __init__(self, plan: Plan) -> None:
         self._plan = plan
-        self._parts: list[str] = []
-        self.provider: str | None = None
-        self._gen: Generator[str, None, None] = self._drive()
+        self._progress = _Progress()
+        # The generator must not refer back to this object: with no reference cycle,
+        # dropping the stream closes the provider at once, not at the next GC pass.
+        self._gen: Generator[str, None, None] = _drive(plan, self._progress)
 
     def __iter__(self) -> ChatStream:
         return self
@@ -214,115 +215,132 @@ class ChatStream(Iterator[str]):
 
     @property
     def text(self) -> str:
-        return "".join(self._parts)
+        return "".join(self._progress.parts)
+
+    @property
+    def provider(self) -> str | None:
+        """The qualified name of the provider answering (or last tried)."""
+        return self._progress.provider
 
     def __repr__(self) -> str:
         names = ", ".join(c.info.name for c in self._plan.candidates)
-        return f"<ChatStream providers=[{names}] delivered={sum(map(len, self._parts))} chars>"
+        size = sum(map(len, self._progress.parts))
+        return f"<ChatStream providers=[{names}] delivered={size} chars>"
 
-    def _drive(self) -> Generator[str, None, None]:
-        plan = self._plan
-        started = time.monotonic()
-        attempts: list[Attempt] = []
-        for cand in plan.candidates:
-            for number in range(1, plan.max_retries + 2):
-                ctx = attrs.evolve(
-                    CallContext.build(
-                        cand.info.name,
-                        cand.info.url,
-                        plan.framework,
-                        plan.registry.environ,
-                        started=started,
-                    ),
-                    attempt=len(attempts) + 1,
-                )
-                try:
-                    self.provider = cand.info.qualified_name
-                    yield from self._attempt(cand, ctx)
-                    return
-                except ProviderError as error:
-                    error.partial_text = self.text
-                    attempts.append(Attempt(cand.info.qualified_name, error))
-                    error.attempts = list(attempts)
-                    if self._parts:
-                        raise  # text was delivered: never retry, never fall back
-                    delay = _retry_delay(error, number, plan.max_retries, ctx)
-                    if delay is None:
-                        if plan.by_name and cand is plan.candidates[-1]:
-                            raise
-                        break
-                    time.sleep(delay)
-        raise AllProvidersFailedError(attempts)
 
-    def _attempt(self, cand: _Candidate, ctx: CallContext) -> Iterator[str]:
-        plan, info = self._plan, cand.info
-        run = contextvars.copy_context()
-        run.run(_current.set, ctx)
-        observe = plan.registry.has_observers
-        began = time.monotonic()
-        chunks = chars = 0
-        outcome = "error"
-        failure: G4FError | None = None
-        if observe:
-            plan.registry.notify("g4f_core_call_started", event=_event(cand, plan, ctx))
-        source: Any = None
-        try:
-            messages = [dict(m) for m in plan.messages]  # providers may mutate their copy
-            source = run.run(
-                info.create_completion, cand.model, messages, plan.stream, **cand.kwargs
+class _Progress:
+    """What a call has delivered so far, shared by the stream and its generator."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.provider: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def _drive(plan: Plan, progress: _Progress) -> Generator[str, None, None]:
+    started = time.monotonic()
+    attempts: list[Attempt] = []
+    for cand in plan.candidates:
+        for number in range(1, plan.max_retries + 2):
+            ctx = attrs.evolve(
+                CallContext.build(
+                    cand.info.name,
+                    cand.info.url,
+                    plan.framework,
+                    plan.registry.environ,
+                    started=started,
+                ),
+                attempt=len(attempts) + 1,
             )
-            if isinstance(source, str):  # legacy providers returned the whole text
-                source = iter((source,))
-            elif not hasattr(source, "__next__"):
-                raise ProviderResponseError(
-                    f"_create_completion returned {type(source).__name__}; it must yield str chunks"
-                )
-            while True:
-                try:
-                    chunk = run.run(next, source)
-                except StopIteration:
+            try:
+                progress.provider = cand.info.qualified_name
+                yield from _attempt(plan, progress, cand, ctx)
+                return
+            except ProviderError as error:
+                error.partial_text = progress.text
+                attempts.append(Attempt(cand.info.qualified_name, error))
+                error.attempts = list(attempts)
+                if progress.parts:
+                    raise  # text was delivered: never retry, never fall back
+                delay = _retry_delay(error, number, plan.max_retries, ctx)
+                if delay is None:
+                    if plan.by_name and cand is plan.candidates[-1]:
+                        raise
                     break
-                if not isinstance(chunk, str):
-                    raise ProviderResponseError(
-                        f"the provider yielded {type(chunk).__name__} instead of str"
-                    )
-                if not chunk:
-                    continue
-                chunks += 1
-                chars += len(chunk)
-                self._parts.append(chunk)
-                yield chunk
-                left = ctx.remaining()
-                if left is not None and left <= 0:
-                    raise ctx.deadline_error()
-            outcome = "ok"
-        except GeneratorExit:
-            outcome = "cancelled"
-            raise
-        except ProviderError as exc:
-            exc.provider = exc.provider or info.name
-            failure = exc
-            raise
-        except G4FError as exc:
-            failure = exc
-            raise
-        except Exception as exc:
-            failure = _wrap(exc, info.name)
-            raise failure from exc
-        finally:
-            close = getattr(source, "close", None)
-            if close is not None:
-                run.run(close)
-            if observe:
-                event = attrs.evolve(
-                    _event(cand, plan, ctx),
-                    elapsed=time.monotonic() - began,
-                    outcome=outcome,
-                    error=type(failure).__name__ if failure else None,
-                    chunks=chunks,
-                    characters=chars,
+                time.sleep(delay)
+    raise AllProvidersFailedError(attempts)
+
+
+def _attempt(plan: Plan, progress: _Progress, cand: _Candidate, ctx: CallContext) -> Iterator[str]:
+    info = cand.info
+    run = contextvars.copy_context()
+    run.run(_current.set, ctx)
+    observe = plan.registry.has_observers
+    began = time.monotonic()
+    chunks = chars = 0
+    outcome = "error"
+    failure: G4FError | None = None
+    if observe:
+        plan.registry.notify("g4f_core_call_started", event=_event(cand, plan, ctx))
+    source: Any = None
+    try:
+        messages = [dict(m) for m in plan.messages]  # providers may mutate their copy
+        source = run.run(info.create_completion, cand.model, messages, plan.stream, **cand.kwargs)
+        if isinstance(source, str):  # legacy providers returned the whole text
+            source = iter((source,))
+        elif not hasattr(source, "__next__"):
+            raise ProviderResponseError(
+                f"_create_completion returned {type(source).__name__}; it must yield str chunks"
+            )
+        while True:
+            try:
+                chunk = run.run(next, source)
+            except StopIteration:
+                break
+            if not isinstance(chunk, str):
+                raise ProviderResponseError(
+                    f"the provider yielded {type(chunk).__name__} instead of str"
                 )
-                plan.registry.notify("g4f_core_call_finished", event=event)
+            if not chunk:
+                continue
+            chunks += 1
+            chars += len(chunk)
+            progress.parts.append(chunk)
+            yield chunk
+            left = ctx.remaining()
+            if left is not None and left <= 0:
+                raise ctx.deadline_error()
+        outcome = "ok"
+    except GeneratorExit:
+        outcome = "cancelled"
+        raise
+    except ProviderError as exc:
+        exc.provider = exc.provider or info.name
+        failure = exc
+        raise
+    except G4FError as exc:
+        failure = exc
+        raise
+    except Exception as exc:
+        failure = _wrap(exc, info.name)
+        raise failure from exc
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            run.run(close)
+        if observe:
+            event = attrs.evolve(
+                _event(cand, plan, ctx),
+                elapsed=time.monotonic() - began,
+                outcome=outcome,
+                error=type(failure).__name__ if failure else None,
+                chunks=chunks,
+                characters=chars,
+            )
+            plan.registry.notify("g4f_core_call_finished", event=event)
 
 
 def _event(cand: _Candidate, plan: Plan, ctx: CallContext) -> Any:

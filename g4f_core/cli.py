@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -93,7 +94,8 @@ def main(
     """Run the command line; returns the exit status."""
     out = _Out(registry or default_registry(), stdout or sys.stdout, stderr or sys.stderr)
     try:
-        args = _parser().parse_args(argv)
+        with contextlib.redirect_stdout(out.stdout), contextlib.redirect_stderr(out.stderr):
+            args = _parser().parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors and 0 for --help
         return int(exc.code or 0)
     handler: Callable[[_Out, argparse.Namespace], int] = _COMMANDS[args.command]

@@ -382,6 +382,8 @@ def translate(
         )
         error.retryable = False
         return error
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:  # raise_for_status()
+        return error_from_response(exc.response, provider)
     if isinstance(exc, requests.TooManyRedirects):
         return ProviderResponseError(f"{where} redirected too many times", provider=provider)
     if during_stream or isinstance(exc, requests.exceptions.ChunkedEncodingError):

@@ -121,7 +121,8 @@ def _type_name(annotation: object) -> str:
 def derive_params(qualified: str, fn: Callable[..., Any], options: tuple[Option, ...]) -> str:
     """gpt4free's ``params`` string, with every declared option and its default added."""
     positional, _, _ = _signature(fn)
-    parts = [f"{name}: {kind}" for name, kind in positional]
+    declared = {opt.name for opt in options}
+    parts = [f"{name}: {kind}" for name, kind in positional if name not in declared]
     parts += [opt.describe() for opt in options]
     return f"{qualified} supports: ({', '.join(parts)})"
 

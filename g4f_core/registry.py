@@ -237,6 +237,10 @@ class Registry:
         import pluggy
 
         pm = self._plugin_manager()
+        # Names with a spec, taken before registering: a misspelt hook must not suggest itself.
+        known = [
+            n for n in vars(pm.hook) if not n.startswith("_") and pm.hook.__dict__[n].has_spec()
+        ]
         key = f"{source.distribution or '-'}:{source.name}"
         try:
             pm.register(obj, name=key)
@@ -244,7 +248,6 @@ class Registry:
             if pm.has_plugin(key):
                 pm.unregister(name=key)
             return f"invalid hook: {exc}"
-        known = [name for name in dir(pm.hook) if name.startswith("g4f_core_")]
         for caller in pm.get_hookcallers(obj) or []:
             if not caller.has_spec():
                 pm.unregister(name=key)
