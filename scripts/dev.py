@@ -31,8 +31,16 @@ def setup(extra: str = "") -> None:
         print(f"creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     target = f".[{extra}]" if extra else "."
-    run(BIN / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        "-e", target)
+    run(
+        BIN / "python",
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "-e",
+        target,
+    )
 
 
 def test(args: list[str]) -> None:
@@ -56,7 +64,9 @@ def demo(args: list[str]) -> None:
     print("\n== 2. start the H2o emulator (a local stand-in for gpt-gm.h2o.ai)", flush=True)
     server = subprocess.Popen(
         [str(cli), "emulate", "H2o", "--port", "0", "--token-delay", "0.04"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert server.stdout is not None
@@ -67,11 +77,24 @@ def demo(args: list[str]) -> None:
             raise SystemExit(f"the emulator did not start: {first!r}")
         print("\n== 3. a streamed reply through H2o (tokens print as they arrive)", flush=True)
         run(cli, "chat", "-p", "H2o", "--base-url", url, "Hello! What can you do?")
-        print("\n== 4. a non-streamed reply, model falcon-7b, endpoint from the environment",
-              flush=True)
+        print(
+            "\n== 4. a non-streamed reply, model falcon-7b, endpoint from the environment",
+            flush=True,
+        )
         env = dict(os.environ, G4F_CORE_H2O_URL=url)
-        run(cli, "chat", "-p", "h2o", "-m", "falcon-7b", "--no-stream",
-            "-o", "temperature=0.7", "Tell me about falcons.", env=env)
+        run(
+            cli,
+            "chat",
+            "-p",
+            "h2o",
+            "-m",
+            "falcon-7b",
+            "--no-stream",
+            "-o",
+            "temperature=0.7",
+            "Tell me about falcons.",
+            env=env,
+        )
     finally:
         print("\n== 5. stop the emulator", flush=True)
         server.terminate()
