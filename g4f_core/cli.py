@@ -248,6 +248,8 @@ def cmd_chat(out: _Out, args: argparse.Namespace) -> int:
 
     prompt = args.prompt
     if prompt == "-":
+        if sys.stdin.isatty():
+            raise InvalidRequestError("pass the prompt as an argument, or pipe it on stdin")
         prompt = sys.stdin.read()
     if not prompt.strip():
         raise InvalidRequestError("the prompt is empty: pass it as an argument or on stdin")
@@ -273,12 +275,15 @@ def cmd_chat(out: _Out, args: argparse.Namespace) -> int:
         value = getattr(args, key)
         if value is not None:
             options[key] = value
+    # Streaming is the CLI's default, not a demand: a provider that cannot stream
+    # answers whole instead of failing.
+    stream = not args.no_stream and any(info.supports_stream for info in infos)
     plan = calls.prepare(
         out.registry,
         prompt,
         provider=args.provider,
         model=args.model,
-        stream=not args.no_stream,
+        stream=stream,
         options=options,
     )
     with calls.ChatStream(plan) as chunks:

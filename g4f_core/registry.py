@@ -330,6 +330,8 @@ class Registry:
                     )
         self._by_name = by_name
         self._providers = kept
+        # Stable output whatever order the distributions were found in.
+        self._failures.sort(key=lambda f: (f.name.lower(), f.distribution or "", f.error))
 
     # -- lookup ----------------------------------------------------------------------
 
