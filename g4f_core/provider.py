@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
@@ -28,6 +28,7 @@ CONTRACT_VERSIONS = (1,)
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
 _RESERVED = {"model", "messages", "stream"} | {opt.name for opt in FRAMEWORK_OPTIONS}
 _CO_VARKEYWORDS = 0x08
+_T = TypeVar("_T")
 
 
 class InvalidProviderError(ValueError):
@@ -76,6 +77,17 @@ def _models(module: object) -> tuple[tuple[str, ...], Mapping[str, str]]:
     if len(set(names)) != len(names):
         raise InvalidProviderError("`models` lists a model twice")
     return names, MappingProxyType(dict(pairs))
+
+
+def _options(module: object) -> tuple[Option, ...]:
+    try:
+        options = options_from(getattr(module, "options", None))
+    except ValueError as exc:
+        raise InvalidProviderError(f"`options`: {exc}") from None
+    for opt in options:
+        if opt.name in _RESERVED:
+            raise InvalidProviderError(f"option {opt.name!r} is reserved by the framework")
+    return options
 
 
 def _flag(module: object, attr: str, default: bool | None = None) -> bool:
@@ -183,45 +195,57 @@ class ProviderInfo:
                 f"targets provider contract version {contract!r}; this g4f-core supports "
                 f"{supported}: upgrade g4f-core or use a release of the provider for it"
             )
-        fn = getattr(module, "_create_completion", None)
+        # Every independent problem is reported at once, so an author fixes them in one go.
+        problems: list[str] = []
+
+        def attempt(read: Callable[[], _T], fallback: _T) -> _T:
+            try:
+                return read()
+            except InvalidProviderError as exc:
+                problems.append(str(exc))
+                return fallback
+
+        fn: CreateCompletion | None = getattr(module, "_create_completion", None)
         if fn is None:
-            raise InvalidProviderError("has no `_create_completion` function")
-        if not callable(fn):
-            raise InvalidProviderError("`_create_completion` is not callable")
-        models, model_ids = _models(module)
-        supports_stream = _flag(module, "supports_stream")
-        needs_auth = _flag(module, "needs_auth")
-        working = _flag(module, "working", True)
+            problems.append("has no `_create_completion` function")
+        elif not callable(fn):
+            problems.append("`_create_completion` is not callable")
+            fn = None
+        no_models: tuple[tuple[str, ...], Mapping[str, str]] = ((), MappingProxyType({}))
+        models, model_ids = attempt(lambda: _models(module), no_models)
+        supports_stream = attempt(lambda: _flag(module, "supports_stream"), False)
+        needs_auth = attempt(lambda: _flag(module, "needs_auth"), False)
+        working = attempt(lambda: _flag(module, "working", True), True)
         url = getattr(module, "url", None)
         if url is not None and not (
             isinstance(url, str) and url.startswith(("http://", "https://"))
         ):
-            raise InvalidProviderError(f"`url` must be an http(s) URL string, not {url!r}")
-        try:
-            options = options_from(getattr(module, "options", None))
-        except ValueError as exc:
-            raise InvalidProviderError(f"`options`: {exc}") from None
-        positional, keywords, varkw = _signature(fn)
-        if [p for p, _ in positional[:3]] != ["model", "messages", "stream"]:
-            raise InvalidProviderError(
-                "`_create_completion` must take (model, messages, stream, **kwargs)"
-            )
-        for opt in options:
-            if opt.name in _RESERVED:
-                raise InvalidProviderError(f"option {opt.name!r} is reserved by the framework")
-            if not varkw and opt.name not in keywords:
-                raise InvalidProviderError(
-                    f"declares option {opt.name!r} but `_create_completion` neither names it "
-                    "nor takes **kwargs"
+            problems.append(f"`url` must be an http(s) URL string, not {url!r}")
+        no_options: tuple[Option, ...] = ()
+        options = attempt(lambda: _options(module), no_options)
+        varkw = False
+        if fn is not None:
+            positional, keywords, varkw = _signature(fn)
+            if [p for p, _ in positional[:3]] != ["model", "messages", "stream"]:
+                problems.append(
+                    "`_create_completion` must take (model, messages, stream, **kwargs)"
                 )
+            for opt in options:
+                if not varkw and opt.name not in keywords:
+                    problems.append(
+                        f"declares option {opt.name!r} but `_create_completion` neither names it "
+                        "nor takes **kwargs"
+                    )
         emulator = getattr(module, "emulator", None)
         if emulator is not None and not callable(emulator):
-            raise InvalidProviderError("`emulator` must be a callable returning an emulator")
+            problems.append("`emulator` must be a callable returning an emulator")
         params = getattr(module, "params", None)
+        if params is not None and not isinstance(params, str):
+            problems.append("`params` must be a string")
+        if problems or fn is None:
+            raise InvalidProviderError("; ".join(problems))
         if params is None:
             params = derive_params(getattr(module, "__name__", name), fn, options)
-        elif not isinstance(params, str):
-            raise InvalidProviderError("`params` must be a string")
         return cls(
             name=name,
             url=url,

@@ -255,3 +255,21 @@ def test_any_object_with_the_attributes_is_a_provider() -> None:
     info = ProviderInfo.from_module(namespace, name="Ns")
     assert info.models == ("m",)
     assert info.supports_stream is False
+
+
+def test_every_independent_problem_is_reported_at_once() -> None:
+    module = types.SimpleNamespace(
+        models="gpt", supports_stream="yes", needs_auth=None, url="ftp://x", params=5
+    )
+    with pytest.raises(InvalidProviderError) as info:
+        ProviderInfo.from_module(module, name="Many")
+    message = str(info.value)
+    for fragment in (
+        "_create_completion",
+        "`models`",
+        "`supports_stream`",
+        "`needs_auth`",
+        "`url`",
+        "`params`",
+    ):
+        assert fragment in message
