@@ -268,7 +268,7 @@ def _delete_conversation(http: Client, conversation: str) -> None:
             "DELETE",
             f"/conversation/{conversation}",
             headers=_json_headers(http),
-            expect=(200, 404),
+            expect=(200, 204, 404),
             timeout=5.0,
             cleanup=True,
         )
