@@ -17,11 +17,11 @@ import re
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._dists import Distribution, distributions
 from .errors import AmbiguousProviderError, PluginLoadError, ProviderNotFoundError
 from .options import closest
 from .provider import InvalidProviderError, ProviderInfo
@@ -67,7 +67,7 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _entry_points(dists: Iterable[metadata.Distribution]) -> Iterator[tuple[Any, _Source]]:
+def _entry_points(dists: Iterable[Distribution]) -> Iterator[tuple[Any, _Source]]:
     """Entry points of our group, first distribution of each name winning (as imports do)."""
     seen: set[str] = set()
     for dist in dists:
@@ -115,7 +115,7 @@ class Registry:
 
     def __init__(
         self,
-        distributions: Iterable[metadata.Distribution] | None = None,
+        distributions: Iterable[Distribution] | None = None,
         *,
         environ: Mapping[str, str] | None = None,
         plugins: Iterable[object] = (),
@@ -137,7 +137,7 @@ class Registry:
     @classmethod
     def from_path(cls, paths: Iterable[str], **kwargs: Any) -> Registry:
         """A registry of only the distributions installed under ``paths`` (used by tests)."""
-        return cls(metadata.distributions(path=list(paths)), **kwargs)
+        return cls(distributions(list(paths)), **kwargs)
 
     # -- discovery -------------------------------------------------------------------
 
@@ -163,7 +163,7 @@ class Registry:
         } - {""}
         dists = self._dists
         if dists is None:
-            dists = metadata.distributions(path=_search_path())
+            dists = distributions(_search_path())
         found: list[ProviderInfo] = []
         hook_plugins: list[tuple[object, _Source]] = []
         for ep, source in _entry_points(dists):
