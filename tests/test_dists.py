@@ -24,7 +24,9 @@ def test_dist_info_and_egg_info_folders_are_found_with_name_version_and_entry_po
     write(
         tmp_path / "alpha_pack-1.2.dist-info",
         {
-            "METADATA": "Metadata-Version: 2.1\nName: alpha-pack\nVersion: 1.2\n\nName: not a header\n",
+            "METADATA": (
+                "Metadata-Version: 2.1\nName: alpha-pack\nVersion: 1.2\n\nName: not a header\n"
+            ),
             "entry_points.txt": "# comment\n[console_scripts]\nx = y:z\n\n[g4f_core.providers]\n"
             "Alpha = alpha_mod\nBeta=beta_mod:provider [extra]\n",
         },
