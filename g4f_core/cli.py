@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
+from . import checks_store
 from .errors import G4FError, InvalidRequestError
 from .provider import ProviderInfo
 from .registry import Registry, default_registry
@@ -81,6 +82,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="localhost", help="host to bind (default localhost)")
     p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     p.add_argument("--token-delay", type=float, default=0.0, help="seconds between tokens")
+
+    p = sub.add_parser("check", help="run the conformance suite on installed providers")
+    p.add_argument("names", nargs="*", metavar="NAME", help="providers to check (default: all)")
+    p.add_argument("--emulator", action="store_true", help="against each provider's emulator")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("new-provider", help="write a new provider's distribution to start from")
+    p.add_argument("name", help="the provider's name, e.g. AcmeChat")
+    p.add_argument("--dir", help="directory to create (default: ./g4f-<name>)")
     return parser
 
 
@@ -142,16 +152,22 @@ def cmd_providers(out: _Out, args: argparse.Namespace) -> int:
         working=True if args.working else None,
     )
     failed = out.registry.failures()
+    checks = checks_store.load() if found else {}
     if args.json:
         out.json(
             {
-                "providers": [info.to_dict() for info in found],
+                "providers": [
+                    {**info.to_dict(), "last_check": checks.get(info.qualified_name)}
+                    for info in found
+                ],
                 "failures": [failure.to_dict() for failure in failed],
             }
         )
         return EXIT_OK
     if found:
+        checked = any(info.qualified_name in checks for info in found)
         rows = [["NAME", "MODELS", "STREAM", "AUTH", "WORKING", "SOURCE"]]
+        rows[0] += ["LAST CHECK"] if checked else []
         rows += [
             [
                 info.name,
@@ -161,6 +177,7 @@ def cmd_providers(out: _Out, args: argparse.Namespace) -> int:
                 _yes(info.working),
                 _source(info),
             ]
+            + ([checks_store.describe(checks.get(info.qualified_name))] if checked else [])
             for info in found
         ]
         for line in _table(rows):
@@ -323,10 +340,53 @@ def cmd_emulate(out: _Out, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_check(out: _Out, args: argparse.Namespace) -> int:
+    from .testing.command import run_checks
+
+    passed = run_checks(
+        out.registry,
+        args.names,
+        emulator=args.emulator,
+        as_json=args.json,
+        stdout=out.stdout,
+        stderr=out.stderr,
+    )
+    return EXIT_OK if passed else EXIT_ERROR
+
+
+def cmd_new_provider(out: _Out, args: argparse.Namespace) -> int:
+    from .scaffold import new_provider
+
+    try:
+        files = new_provider(args.name, args.dir)
+    except InvalidRequestError as exc:
+        print(f"error: {exc}", file=out.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"error: {exc}", file=out.stderr)
+        return EXIT_ERROR
+    root = os.path.commonpath(files)
+    out.print(f"wrote a distribution for provider {args.name} to {root}:")
+    for path in files:
+        out.print(f"  {os.path.relpath(path, root)}")
+    steps = [
+        (f"pip install -e {root}", f"then `g4f-core providers` lists {args.name}"),
+        (f"pytest {root}", "its tests and the conformance suite, on its emulator"),
+        (f"g4f-core check {args.name} --emulator", "the conformance checks, with a verdict"),
+    ]
+    width = max(len(command) for command, _ in steps)
+    out.print("next:")
+    for command, why in steps:
+        out.print(f"  {command.ljust(width)}  # {why}")
+    return EXIT_OK
+
+
 _COMMANDS: dict[str, Callable[[_Out, argparse.Namespace], int]] = {
     "providers": cmd_providers,
     "show": cmd_show,
     "models": cmd_models,
     "chat": cmd_chat,
     "emulate": cmd_emulate,
+    "check": cmd_check,
+    "new-provider": cmd_new_provider,
 }

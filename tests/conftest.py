@@ -18,11 +18,15 @@ DEFAULT_REPLY = Reply()
 
 
 @pytest.fixture(autouse=True)
-def _no_installed_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test starts with an empty process-wide registry and no G4F_CORE_* settings."""
+def _no_installed_plugins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Every test starts with an empty process-wide registry and no G4F_CORE_* settings.
+
+    Recorded check outcomes go to a throwaway folder, never the developer's cache.
+    """
     for key in list(os.environ):
         if key.startswith("G4F_CORE_"):
             monkeypatch.delenv(key)
+    monkeypatch.setenv("G4F_CORE_STATE_DIR", str(tmp_path / "state"))
     old = registry_module._set_default(Registry([], environ={}))
     yield
     registry_module._set_default(old)

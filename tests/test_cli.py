@@ -133,6 +133,7 @@ def test_providers_json_has_exactly_the_documented_shape(registry: Registry) -> 
             "distribution",
             "version",
             "entry_point",
+            "last_check",
         }
     streamer = data["providers"][2]
     assert streamer["models"] == ["falcon-40b", "falcon-7b"]
