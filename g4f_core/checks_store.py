@@ -16,7 +16,6 @@ import os
 import sys
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,25 +28,30 @@ _FILE = "checks.json"
 _FORMAT = 1
 
 
-def store_path(environ: Mapping[str, str] | None = None) -> Path:
-    """Where the records live (the file may not exist yet)."""
+def store_path(environ: Mapping[str, str] | None = None) -> str:
+    """Where the records live (the file may not exist yet).
+
+    Plain ``os.path``: pathlib would cost the listing more than reading the file.
+    """
     env = os.environ if environ is None else environ
     explicit = env.get(STATE_ENV, "").strip()
     if explicit:
-        return Path(explicit).expanduser() / _FILE
+        return os.path.join(os.path.expanduser(explicit), _FILE)
+    home = os.path.expanduser("~")
     if sys.platform == "win32":
-        base = Path(env.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+        base = env.get("LOCALAPPDATA") or os.path.join(home, "AppData", "Local")
     elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
+        base = os.path.join(home, "Library", "Caches")
     else:
-        base = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "g4f-core" / _FILE
+        base = env.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
+    return os.path.join(base, "g4f-core", _FILE)
 
 
 def load(environ: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
     """Every record by qualified provider name; {} when none could be read."""
     try:
-        data = json.loads(store_path(environ).read_text(encoding="utf-8"))
+        with open(store_path(environ), encoding="utf-8") as file:
+            data = json.load(file)
     except (OSError, ValueError):
         return {}
     checks = data.get("checks") if isinstance(data, dict) else None
@@ -63,7 +67,7 @@ def last_check(records: Mapping[str, dict[str, Any]], qualified_name: str) -> di
 
 def record(
     report: Report, *, environ: Mapping[str, str] | None = None, now: float | None = None
-) -> Path:
+) -> str:
     """Store ``report``'s outcome as the provider's last check; returns the file."""
     import contextlib
     import tempfile
@@ -81,8 +85,9 @@ def record(
         "failed_checks": [c.name for c in report.failures],
         "version": report.version,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".checks-", suffix=".json", dir=path.parent)
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=".checks-", suffix=".json", dir=folder)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump({"format": _FORMAT, "checks": records}, out, indent=2, sort_keys=True)
