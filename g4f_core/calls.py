@@ -352,7 +352,7 @@ def _event(cand: _Candidate, plan: Plan, ctx: CallContext) -> Any:
 def _wrap(exc: Exception, provider: str) -> ProviderError:
     module = type(exc).__module__.split(".")[0]
     if module in ("requests", "urllib3") or isinstance(exc, OSError):
-        from .http import translate
+        from .http_errors import translate
 
         return translate(exc, provider)
     # Only the class name: the exception's text may quote the prompt or reply.

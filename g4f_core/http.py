@@ -6,22 +6,17 @@ applies the call's :class:`~g4f_core.context.CallContext`: every wait is bounded
 API calls (a redirect could carry the prompt to another host); TLS is always
 verified, against ``ca_bundle`` when given; the environment's proxy and netrc
 settings are ignored, so a request goes where the call says. Failures of
-``requests`` and ``urllib3`` are translated here into the g4f-core error tree, with
-``host:port`` but never a path, query, header or body in the message.
+``requests`` and ``urllib3`` become g4f-core errors (see http_errors.py).
 """
 
 from __future__ import annotations
 
-import email.utils
-import json
 import math
-import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
@@ -31,18 +26,16 @@ from .context import CallContext, current
 from .errors import (
     ProviderConnectionError,
     ProviderError,
-    ProviderHTTPError,
     ProviderResponseError,
     ProviderTimeoutError,
-    RateLimitError,
 )
+from .http_errors import error_from_response, origin, parse_retry_after, translate
 from .sse import DecodeError, LineTooLongError, SSEDecoder
 from .watchdog import expiry, watchdog
 
-__all__ = ["Client", "error_from_response", "translate"]
+__all__ = ["Client", "error_from_response", "origin", "parse_retry_after", "translate"]
 
 USER_AGENT = "g4f-core/0.1"
-_ERROR_BODY_LIMIT = 64 << 10
 _READ_SIZE = 64 << 10
 _CLEANUP_GRACE = 0.25
 _adapter: HTTPAdapter | None = None
@@ -93,19 +86,6 @@ def _shared_adapter() -> HTTPAdapter:
                 }
                 _adapter = adapter
     return _adapter
-
-
-def origin(url: str) -> str:
-    """``scheme://host:port`` of a URL: what messages may name (never path or query)."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:  # an out-of-range port: name the host alone
-        return f"{parts.scheme}://{host}"
-    return f"{parts.scheme}://{host}:{port}"
 
 
 class Client:
@@ -351,153 +331,3 @@ def _set_read_timeout(raw: urllib3.HTTPResponse, seconds: float) -> None:
     sock = _socket(raw)
     if sock is not None:
         sock.settimeout(seconds)
-
-
-def translate(
-    exc: BaseException, provider: str | None, where: str = "", *, during_stream: bool = False
-) -> ProviderError:
-    """Map a ``requests``/``urllib3``/socket failure to the g4f-core error tree."""
-    if not where:
-        url = getattr(getattr(exc, "request", None), "url", None)
-        where = origin(url) if isinstance(url, str) else "the provider"
-    text = _reason(exc)
-    timeout_types: tuple[type[BaseException], ...] = (
-        requests.Timeout,
-        urllib3.exceptions.TimeoutError,
-        TimeoutError,
-    )
-    if isinstance(exc, requests.ConnectTimeout):
-        return ProviderTimeoutError(
-            f"connecting to {where} timed out", provider=provider, phase="connect"
-        )
-    if isinstance(exc, timeout_types) or "timed out" in text:
-        phase = "idle" if during_stream else "headers"
-        return ProviderTimeoutError(
-            f"waiting for {where} timed out", provider=provider, phase=phase
-        )
-    if isinstance(exc, requests.exceptions.SSLError):
-        error = ProviderConnectionError(
-            f"TLS verification of {where} failed; pass ca_bundle= to trust a private CA",
-            provider=provider,
-        )
-        error.retryable = False
-        return error
-    if isinstance(exc, requests.HTTPError) and exc.response is not None:  # raise_for_status()
-        return error_from_response(exc.response, provider)
-    if isinstance(exc, requests.TooManyRedirects):
-        return ProviderResponseError(f"{where} redirected too many times", provider=provider)
-    if during_stream or isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return ProviderConnectionError(
-            f"the connection to {where} broke before the reply was complete ({text})",
-            provider=provider,
-        )
-    if "refused" in text.lower():
-        text = "connection refused; is the server running?"
-    elif "resolve" in text.lower() or "name or service" in text.lower():
-        text = "could not resolve the host name"
-    return ProviderConnectionError(f"could not connect to {where}: {text}", provider=provider)
-
-
-def _reason(exc: BaseException) -> str:
-    """The innermost cause's class name: informative, and free of URLs and bodies."""
-    seen = exc
-    while True:
-        inner = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
-        inner = inner or getattr(seen, "reason", None)
-        if not isinstance(inner, BaseException) or inner is seen:
-            break
-        seen = inner
-    name = type(seen).__name__
-    message = str(seen)
-    for marker in ("refused", "timed out", "resolve", "Name or service", "reset", "IncompleteRead"):
-        if marker in message:
-            return f"{name}: {marker}"
-    return name
-
-
-def error_from_response(response: requests.Response, provider: str | None) -> ProviderError:
-    """A typed error for a non-success response, with a short server message."""
-    status = response.status_code
-    where = origin(response.url)
-    ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    body = _read_capped(response)
-    message, error_type = _server_message(body, ctype)
-    if 300 <= status < 400:
-        target = response.headers.get("location", "")
-        goes_to = origin(urljoin(response.url, target)) if target else "nowhere"
-        return ProviderResponseError(
-            f"{where} answered {status} redirecting to {goes_to}; "
-            "redirects are not followed for API calls",
-            provider=provider,
-        )
-    text = f"{where} answered HTTP {status}"
-    if message:
-        text += f": {message}"
-    elif ctype:
-        text += f" with {ctype}"
-    if status == 429:
-        retry_after = parse_retry_after(response.headers)
-        return RateLimitError(
-            text, provider=provider, retry_after=retry_after, error_type=error_type
-        )
-    return ProviderHTTPError(text, provider=provider, status=status, error_type=error_type)
-
-
-def _read_capped(response: requests.Response) -> bytes:
-    try:
-        return response.raw.read(_ERROR_BODY_LIMIT, decode_content=True) or b""
-    except (urllib3.exceptions.HTTPError, OSError):
-        return b""
-
-
-def _server_message(body: bytes, ctype: str) -> tuple[str, str | None]:
-    """A short message from an error body: JSON fields, an HTML title, or plain text."""
-    text = body.decode("utf-8", "replace").strip()
-    if ctype.endswith("json") or text.startswith("{"):
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
-        if isinstance(data, Mapping):
-            error = data.get("error")
-            error_type = data.get("error_type")
-            for value in (data.get("message"), error, data.get("detail")):
-                if isinstance(value, Mapping):
-                    value = value.get("message")
-                if isinstance(value, str) and value:
-                    return _short(value), error_type if isinstance(error_type, str) else None
-    if "html" in ctype or text.lstrip().lower().startswith(("<!doctype", "<html")):
-        match = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
-        title = match.group(1).strip() if match else ""
-        return (f"an HTML page (title {_short(title, 120)!r})" if title else "an HTML page"), None
-    return _short(text), None
-
-
-def _short(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP-date)."""
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms:
-        try:
-            value = float(raw_ms) / 1000
-            if value >= 0 and math.isfinite(value):
-                return value
-        except ValueError:
-            pass
-    raw = (headers.get("retry-after") or "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-        return value if value >= 0 and math.isfinite(value) else None
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
