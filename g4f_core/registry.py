@@ -13,101 +13,31 @@ from __future__ import annotations
 
 import logging
 import os
-import re
-import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
-
-import attrs
 
 from ._dists import Distribution, distributions
 from .errors import AmbiguousProviderError, PluginLoadError, ProviderNotFoundError
 from .options import closest
 from .provider import InvalidProviderError, ProviderInfo
+from .sources import (
+    GROUP,
+    IMPL_MARK,
+    PluginFailure,
+    Source,
+    describe,
+    entry_points,
+    has_hooks,
+    search_path,
+)
 
 if TYPE_CHECKING:
     import pluggy
 
 __all__ = ["GROUP", "PluginFailure", "Registry", "default_registry"]
 
-GROUP = "g4f_core.providers"
-_IMPL_MARK = "g4f_core_impl"  # the attribute pluggy's HookimplMarker("g4f_core") sets
 log = logging.getLogger("g4f_core")
-
-
-@attrs.frozen
-class PluginFailure:
-    """A plugin that did not load, with where it came from and why."""
-
-    name: str
-    entry_point: str | None
-    distribution: str | None
-    version: str | None
-    error: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return attrs.asdict(self)
-
-
-@attrs.frozen
-class _Source:
-    """Where a provider came from, for failures and provenance."""
-
-    name: str
-    entry_point: str | None = None
-    distribution: str | None = None
-    version: str | None = None
-
-    def failure(self, error: str) -> PluginFailure:
-        return PluginFailure(self.name, self.entry_point, self.distribution, self.version, error)
-
-
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _entry_points(dists: Iterable[Distribution]) -> Iterator[tuple[Any, _Source]]:
-    """Entry points of our group, first distribution of each name winning (as imports do)."""
-    seen: set[str] = set()
-    for dist in dists:
-        text = dist.read_text("entry_points.txt")
-        if not text or GROUP not in text:
-            continue  # cheap test first: most distributions are not plugins
-        dist_name = dist.metadata["Name"] or "unknown"
-        key = _canonical(dist_name)
-        if key in seen:
-            continue
-        seen.add(key)
-        for ep in dist.entry_points:
-            if ep.group == GROUP:
-                yield ep, _Source(ep.name, f"{ep.name} = {ep.value}", dist_name, dist.version)
-
-
-def _search_path() -> list[str]:
-    """sys.path without the working directory that `python -c`/`-m` and the REPL put first.
-
-    A stray *.dist-info in whatever folder the user stands in must not become a plugin.
-    """
-    try:
-        cwd = os.getcwd()
-    except OSError:  # the working directory was deleted
-        cwd = ""
-    return [
-        p
-        for i, p in enumerate(sys.path)
-        if p and os.path.isabs(p) and not (i == 0 and os.path.normpath(p) == cwd)
-    ]
-
-
-def _has_hooks(obj: object) -> bool:
-    attrs_of = getattr(obj, "__dict__", {})
-    return any(hasattr(value, _IMPL_MARK) for value in list(attrs_of.values()))
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class Registry:
@@ -163,20 +93,20 @@ class Registry:
         } - {""}
         dists = self._dists
         if dists is None:
-            dists = distributions(_search_path())
+            dists = distributions(search_path())
         found: list[ProviderInfo] = []
-        hook_plugins: list[tuple[object, _Source]] = []
-        for ep, source in _entry_points(dists):
+        hook_plugins: list[tuple[object, Source]] = []
+        for ep, source in entry_points(dists):
             if self._is_disabled(source.name, source.distribution):
                 continue
             try:
                 obj = ep.load()
             except (Exception, SystemExit) as exc:  # noqa: BLE001 - any import failure is the plugin's
-                self._fail(source, f"failed to import: {_describe(exc)}", exc)
+                self._fail(source, f"failed to import: {describe(exc)}", exc)
                 continue
             self._add(obj, source, found, hook_plugins)
         for plugin in self._extra_plugins:
-            source = _Source(getattr(plugin, "__name__", type(plugin).__name__))
+            source = Source(getattr(plugin, "__name__", type(plugin).__name__))
             self._add(plugin, source, found, hook_plugins, provider=False)
         for plugin, source in hook_plugins:
             self._call_register_hook(plugin, source, found)
@@ -185,15 +115,15 @@ class Registry:
     def _add(
         self,
         obj: object,
-        source: _Source,
+        source: Source,
         found: list[ProviderInfo],
-        hook_plugins: list[tuple[object, _Source]],
+        hook_plugins: list[tuple[object, Source]],
         *,
         provider: bool = True,
     ) -> None:
         is_provider = provider and hasattr(obj, "_create_completion")
-        has_hooks = _has_hooks(obj)
-        if not is_provider and not has_hooks:
+        hooked = has_hooks(obj)
+        if not is_provider and not hooked:
             if provider:
                 self._fail(source, "has no `_create_completion` function and implements no hooks")
             return
@@ -204,7 +134,7 @@ class Registry:
             except InvalidProviderError as exc:
                 self._fail(source, f"invalid provider: {exc}", exc)
                 return
-        if has_hooks:
+        if hooked:
             error = self._register_hooks(obj, source)
             if error:
                 self._fail(source, error)
@@ -213,7 +143,7 @@ class Registry:
         if info is not None:
             found.append(info)
 
-    def _read(self, obj: object, source: _Source) -> ProviderInfo:
+    def _read(self, obj: object, source: Source) -> ProviderInfo:
         return ProviderInfo.from_module(
             obj,
             name=source.name,
@@ -232,7 +162,7 @@ class Registry:
             self._pm.add_hookspecs(hookspecs)
         return self._pm
 
-    def _register_hooks(self, obj: object, source: _Source) -> str | None:
+    def _register_hooks(self, obj: object, source: Source) -> str | None:
         """Register ``obj``'s hooks, all or nothing; return what is wrong, if anything."""
         import pluggy
 
@@ -257,10 +187,10 @@ class Registry:
         return None
 
     def _call_register_hook(
-        self, plugin: object, source: _Source, found: list[ProviderInfo]
+        self, plugin: object, source: Source, found: list[ProviderInfo]
     ) -> None:
         impl = getattr(plugin, "g4f_core_register_providers", None)
-        if impl is None or not hasattr(impl, _IMPL_MARK):
+        if impl is None or not hasattr(impl, IMPL_MARK):
             return
 
         def register(
@@ -268,7 +198,7 @@ class Registry:
         ) -> None:
             pname = name or getattr(provider, "name", None) or getattr(provider, "__name__", "")
             pname = str(pname).rsplit(".", 1)[-1]
-            sub = _Source(
+            sub = Source(
                 pname,
                 f"{source.entry_point} (registered by hook)" if source.entry_point else None,
                 distribution or source.distribution,
@@ -284,7 +214,7 @@ class Registry:
         try:
             impl(register=register)
         except Exception as exc:  # noqa: BLE001 - a raising hook is the plugin's failure
-            self._fail(source, f"g4f_core_register_providers raised {_describe(exc)}", exc)
+            self._fail(source, f"g4f_core_register_providers raised {describe(exc)}", exc)
 
     def _is_disabled(self, name: str, distribution: str | None) -> bool:
         low = name.lower()
@@ -294,7 +224,7 @@ class Registry:
             return True
         return False
 
-    def _fail(self, source: _Source, error: str, exc: BaseException | None = None) -> None:
+    def _fail(self, source: Source, error: str, exc: BaseException | None = None) -> None:
         failure = source.failure(error)
         self._failures.append(failure)
         log.debug("plugin %s from %s failed: %s", source.name, source.distribution, error)
@@ -312,7 +242,7 @@ class Registry:
             qualified = info.qualified_name.lower()
             if qualified in self._by_qualified:
                 self._fail(
-                    _Source(info.name, info.entry_point, info.distribution, info.version),
+                    Source(info.name, info.entry_point, info.distribution, info.version),
                     f"provider {info.qualified_name!r} is registered twice",
                 )
                 continue
@@ -324,7 +254,7 @@ class Registry:
                 dists = ", ".join(p.distribution or "code" for p in same)
                 for info in same:
                     self._fail(
-                        _Source(info.name, info.entry_point, info.distribution, info.version),
+                        Source(info.name, info.entry_point, info.distribution, info.version),
                         f"name clash: {info.name!r} is declared by {dists}; "
                         f"select this one as {info.qualified_name!r}",
                     )
@@ -424,9 +354,7 @@ class Registry:
             try:
                 impl.function(*[kwargs[arg] for arg in impl.argnames])
             except Exception as exc:  # noqa: BLE001 - an observer must never break a call
-                log.warning(
-                    "hook %s of plugin %s raised %s", hook, impl.plugin_name, _describe(exc)
-                )
+                log.warning("hook %s of plugin %s raised %s", hook, impl.plugin_name, describe(exc))
 
 
 def match_model(info: ProviderInfo, model: str) -> str | None:

@@ -1,0 +1,100 @@
+"""Where providers come from: entry points, their distributions, and failed plugins."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import attrs
+
+from ._dists import Distribution
+
+__all__ = [
+    "GROUP",
+    "PluginFailure",
+    "Source",
+    "describe",
+    "entry_points",
+    "has_hooks",
+    "search_path",
+]
+
+GROUP = "g4f_core.providers"
+IMPL_MARK = "g4f_core_impl"  # the attribute pluggy's HookimplMarker("g4f_core") sets
+
+
+@attrs.frozen
+class PluginFailure:
+    """A plugin that did not load, with where it came from and why."""
+
+    name: str
+    entry_point: str | None
+    distribution: str | None
+    version: str | None
+    error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class Source:
+    """Where a provider came from, for failures and provenance."""
+
+    name: str
+    entry_point: str | None = None
+    distribution: str | None = None
+    version: str | None = None
+
+    def failure(self, error: str) -> PluginFailure:
+        return PluginFailure(self.name, self.entry_point, self.distribution, self.version, error)
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def entry_points(dists: Iterable[Distribution]) -> Iterator[tuple[Any, Source]]:
+    """Entry points of our group, first distribution of each name winning (as imports do)."""
+    seen: set[str] = set()
+    for dist in dists:
+        text = dist.read_text("entry_points.txt")
+        if not text or GROUP not in text:
+            continue  # cheap test first: most distributions are not plugins
+        dist_name = dist.metadata["Name"] or "unknown"
+        key = _canonical(dist_name)
+        if key in seen:
+            continue
+        seen.add(key)
+        for ep in dist.entry_points:
+            if ep.group == GROUP:
+                yield ep, Source(ep.name, f"{ep.name} = {ep.value}", dist_name, dist.version)
+
+
+def search_path() -> list[str]:
+    """sys.path without the working directory that `python -c`/`-m` and the REPL put first.
+
+    A stray *.dist-info in whatever folder the user stands in must not become a plugin.
+    """
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the working directory was deleted
+        cwd = ""
+    return [
+        p
+        for i, p in enumerate(sys.path)
+        if p and os.path.isabs(p) and not (i == 0 and os.path.normpath(p) == cwd)
+    ]
+
+
+def has_hooks(obj: object) -> bool:
+    attrs_of = getattr(obj, "__dict__", {})
+    return any(hasattr(value, IMPL_MARK) for value in list(attrs_of.values()))
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
