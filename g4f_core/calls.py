@@ -34,6 +34,7 @@ from .errors import (
     RateLimitError,
     StreamNotSupportedError,
 )
+from .http_errors import redact, safe_cause
 from .messages import Message, normalize_messages
 from .options import FRAMEWORK_OPTIONS, check_options, closest
 from .provider import ProviderInfo
@@ -324,9 +325,9 @@ def _attempt(plan: Plan, progress: _Progress, cand: _Candidate, ctx: CallContext
     except G4FError as exc:
         failure = exc
         raise
-    except Exception as exc:
-        failure = _wrap(exc, info.name)
-        raise failure from exc
+    except Exception as exc:  # noqa: BLE001 - anything a provider raises becomes typed
+        failure = redact(_wrap(exc, info.name), ctx.auth)
+        raise failure from safe_cause(exc)
     finally:
         close = getattr(source, "close", None)
         if close is not None:
@@ -366,7 +367,8 @@ def _retry_delay(
     error: ProviderError, number: int, max_retries: int, ctx: CallContext
 ) -> float | None:
     """Seconds to wait before retrying, or None when the error must not be retried."""
-    if not error.retryable or number > max_retries:
+    allowed = max_retries if error.retry_limit is None else min(max_retries, error.retry_limit)
+    if not error.retryable or number > allowed:
         return None
     delay = min(0.5 * 2.0 ** (number - 1), _MAX_BACKOFF) * random.uniform(0.75, 1.0)
     if isinstance(error, RateLimitError) and error.retry_after is not None:

@@ -106,6 +106,8 @@ class ProviderError(G4FError):
 
     #: Whether retrying the same request may succeed (only ever done before the first token).
     retryable: bool = False
+    #: At most this many retries for this kind of failure, whatever ``max_retries`` allows.
+    retry_limit: int | None = None
 
     def __init__(self, message: str, *, provider: str | None = None) -> None:
         super().__init__(message)

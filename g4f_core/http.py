@@ -11,6 +11,7 @@ settings are ignored, so a request goes where the call says. Failures of
 
 from __future__ import annotations
 
+import logging
 import math
 import socket
 import threading
@@ -29,7 +30,14 @@ from .errors import (
     ProviderResponseError,
     ProviderTimeoutError,
 )
-from .http_errors import error_from_response, origin, parse_retry_after, translate
+from .http_errors import (
+    error_from_response,
+    origin,
+    parse_retry_after,
+    redact,
+    safe_cause,
+    translate,
+)
 from .sse import DecodeError, LineTooLongError, SSEDecoder
 from .watchdog import expiry, watchdog
 
@@ -73,12 +81,28 @@ class _HTTPSPool(urllib3.HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
 
+class _RedactTargets(logging.Filter):
+    """Hide request targets in urllib3's debug lines while a g4f-core request is sent.
+
+    urllib3 logs ``"POST /path?query HTTP/1.1"``; a base URL may carry a key in its
+    path or query. Other users of urllib3 in the process keep their full lines.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if expiry.get() is not None and isinstance(record.args, tuple):
+            record.args = tuple(
+                "<target>" if isinstance(a, str) and a.startswith("/") else a for a in record.args
+            )
+        return True
+
+
 def _shared_adapter() -> HTTPAdapter:
     """One connection pool for the process, so sequential calls reuse connections."""
     global _adapter
     if _adapter is None:
         with _adapter_lock:
             if _adapter is None:
+                logging.getLogger("urllib3.connectionpool").addFilter(_RedactTargets())
                 adapter = HTTPAdapter(pool_connections=16, pool_maxsize=64, max_retries=0)
                 adapter.poolmanager.pool_classes_by_scheme = {
                     "http": _HTTPPool,
@@ -165,7 +189,8 @@ class Client:
             )
         except requests.RequestException as exc:
             error = translate(exc, self.context.provider, self.origin)
-            if time.monotonic() >= (expiry.get() or math.inf):  # the watchdog stopped it
+            stopped = time.monotonic() >= (expiry.get() or math.inf)
+            if stopped and not isinstance(exc, requests.ConnectTimeout):  # the watchdog did it
                 error = ProviderTimeoutError(
                     f"{self.origin} did not answer within {wait:g} s",
                     provider=self.context.provider,
@@ -175,12 +200,14 @@ class Client:
             left = self.context.remaining()
             if isinstance(error, ProviderTimeoutError) and left is not None and left <= 0:
                 error = self.context.deadline_error()
-            raise error from exc
+            raise redact(error, self.context.auth) from safe_cause(exc)
         finally:
             expiry.reset(token)
         if response.status_code not in expect:
             try:
-                raise error_from_response(response, self.context.provider)
+                raise redact(
+                    error_from_response(response, self.context.provider), self.context.auth
+                )
             finally:
                 response.close()
         if not stream:
@@ -203,7 +230,7 @@ class Client:
             error = translate(exc, self.context.provider, self.origin, during_stream=True)
             if isinstance(error, ProviderTimeoutError) or time.monotonic() >= until:
                 error = self._timeout_error()
-            raise error from exc
+            raise redact(error, self.context.auth) from safe_cause(exc)
         finally:
             if sock is not None:
                 watchdog.clear(sock)
@@ -275,7 +302,7 @@ class Client:
             error = translate(exc, ctx.provider, self.origin, during_stream=True)
             if isinstance(error, ProviderTimeoutError) or time.monotonic() >= until:
                 error = self._timeout_error()
-            raise error from exc
+            raise redact(error, self.context.auth) from safe_cause(exc)
         finally:
             if sock is not None:
                 watchdog.clear(sock)

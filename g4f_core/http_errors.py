@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import json
 import math
+import os
 import re
 import time
 from collections.abc import Mapping
@@ -27,9 +28,40 @@ from .errors import (
     RateLimitError,
 )
 
-__all__ = ["error_from_response", "origin", "parse_retry_after", "translate"]
+__all__ = [
+    "HiddenCause",
+    "error_from_response",
+    "origin",
+    "parse_retry_after",
+    "redact",
+    "safe_cause",
+    "translate",
+]
 
 _ERROR_BODY_LIMIT = 64 << 10
+
+
+class HiddenCause(Exception):
+    """Stands in, as ``__cause__``, for an exception whose text may hold a URL or a prompt."""
+
+
+def safe_cause(exc: BaseException) -> BaseException:
+    """The cause to chain: the original only under G4F_CORE_DEBUG, else a clean summary.
+
+    requests and urllib3 put the request target, query string included, in their
+    messages, and a provider's own exception may quote the prompt; a traceback
+    printing them could show a key carried in a base URL, or private text.
+    """
+    if os.environ.get("G4F_CORE_DEBUG", "").strip() not in ("", "0"):
+        return exc
+    return HiddenCause(f"{type(exc).__name__} ({_reason(exc)}; G4F_CORE_DEBUG=1 shows it)")
+
+
+def redact(error: ProviderError, secret: str | None) -> ProviderError:
+    """Mask a credential that the server echoed back into the message."""
+    if secret and len(secret) >= 4 and secret in error.message:
+        error.args = (error.message.replace(secret, "***"), *error.args[1:])
+    return error
 
 
 def origin(url: str) -> str:
@@ -86,7 +118,11 @@ def translate(
     if "refused" in text.lower():
         text = "connection refused; is the server running?"
     elif "resolve" in text.lower() or "name or service" in text.lower():
-        text = "could not resolve the host name"
+        error = ProviderConnectionError(
+            f"could not connect to {where}: could not resolve the host name", provider=provider
+        )
+        error.retry_limit = 1  # a misspelt host does not heal; a flaky resolver gets one more go
+        return error
     return ProviderConnectionError(f"could not connect to {where}: {text}", provider=provider)
 
 

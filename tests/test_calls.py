@@ -422,8 +422,19 @@ def test_other_exceptions_become_provider_response_errors_without_the_text(
     with pytest.raises(ProviderResponseError, match="ValueError") as caught:
         g4f_core.complete(CANARY, provider="Oops")
     assert CANARY not in str(caught.value)
-    assert isinstance(caught.value.__cause__, ValueError)
+    assert CANARY not in str(caught.value.__cause__)  # tracebacks print the cause
+    assert "ValueError" in str(caught.value.__cause__)
     assert caught.value.provider == "Oops"
+
+
+def test_under_debug_the_providers_own_exception_is_the_cause(
+    install: Install, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("G4F_CORE_DEBUG", "1")
+    install(Oops=provider_source(body="raise ValueError('detail')\nyield ''"))
+    with pytest.raises(ProviderResponseError) as caught:
+        g4f_core.complete("Hi", provider="Oops")
+    assert isinstance(caught.value.__cause__, ValueError)
 
 
 # -- the transport: g4f_core.http.Client against the loopback server ------------------------------

@@ -171,7 +171,7 @@ def _new_conversation(http: Client, upstream: str) -> str:
     )
     try:
         data = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # hostile nesting raises RecursionError, not ValueError
         data = None
     conversation = data.get("conversationId") if isinstance(data, dict) else None
     if not isinstance(conversation, str) or not _ID.fullmatch(conversation):
