@@ -758,6 +758,10 @@ def test_a_deeply_nested_json_answer_is_named_as_a_bad_conversation_answer(
     answer = reply(200, b"[" * 5000 + b"]" * 5000)
     with RawServer(conversation_answer(answer), lifetime=5) as site:
         out = consume(lambda: g4f_core.stream(PROMPT, provider="H2o", base_url=site.url))
-    promise("P2").record("F45 5000-deep JSON answer names what was wrong", message=str(out.error))
+    promise("P2").record(
+        "F45 5000-deep JSON answer names what was wrong",
+        message=str(out.error),
+        typed=isinstance(out.error, ProviderResponseError) and "conversationId" in str(out.error),
+    )
     assert isinstance(out.error, ProviderResponseError)
     assert "conversationId" in str(out.error)

@@ -170,7 +170,9 @@ def test_a_connect_timeout_is_reported_as_the_connect_phase(
     with backlog_full_listener() as port:
         out = consume(h2o_stream(f"http://127.0.0.1:{port}", timeout=0.5, max_retries=0))
     promise("P2").record(
-        "F3 connect timeout names the connect phase", phase=getattr(out.error, "phase", None)
+        "F3 connect timeout names the connect phase",
+        phase=getattr(out.error, "phase", None),
+        typed=getattr(out.error, "phase", None) == "connect",
     )
     assert isinstance(out.error, ProviderTimeoutError)
     assert out.error.phase == "connect"
