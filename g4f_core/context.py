@@ -90,12 +90,20 @@ def _text(options: Mapping[str, object], key: str) -> str | None:
     return value
 
 
+def _origin_only(url: str | None) -> str:
+    """A base URL's path or query may carry a key: reprs show scheme, host and port."""
+    if url is None:
+        return "None"
+    parts = urlsplit(url)
+    return repr(f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}")
+
+
 @attrs.frozen
 class CallContext:
     """Settings of one attempt at one provider. Secrets are kept out of the repr."""
 
     provider: str
-    base_url: str | None = None
+    base_url: str | None = attrs.field(default=None, repr=lambda url: _origin_only(url))
     timeout: float = 30.0
     deadline_at: float | None = None  # time.monotonic() by which the whole call must end
     proxy: str | None = attrs.field(default=None, repr=False)

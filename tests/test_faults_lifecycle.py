@@ -765,3 +765,13 @@ def test_a_deeply_nested_json_answer_is_named_as_a_bad_conversation_answer(
     )
     assert isinstance(out.error, ProviderResponseError)
     assert "conversationId" in str(out.error)
+
+
+def test_the_call_context_repr_hides_url_paths_queries_userinfo_and_the_credential() -> None:
+    from g4f_core.context import CallContext
+
+    url = f"https://user:pw@h.example:8443/v1/{PATH_CANARY}?key={QUERY_CANARY}"
+    ctx = CallContext.build("X", None, {"base_url": url, "auth": AUTH_CANARY})
+    for canary in (PATH_CANARY, QUERY_CANARY, AUTH_CANARY, "pw"):
+        assert canary not in repr(ctx)
+    assert "https://h.example:8443" in repr(ctx)
