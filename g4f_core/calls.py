@@ -34,10 +34,10 @@ from .errors import (
     RateLimitError,
     StreamNotSupportedError,
 )
-from .http_errors import redact, safe_cause
 from .messages import Message, normalize_messages
 from .options import FRAMEWORK_OPTIONS, check_options, closest
 from .provider import ProviderInfo
+from .redaction import redact, safe_cause
 from .registry import Registry, match_model
 
 __all__ = ["ChatStream", "prepare"]
@@ -199,8 +199,8 @@ class ChatStream(Iterator[str]):
         # dropping the stream closes the provider at once, not at the next GC pass.
         self._gen: Generator[str, None, None] = _drive(plan, self._progress)
 
-    def __iter__(self) -> ChatStream:
-        return self
+    def __iter__(self) -> Generator[str, None, None]:
+        return self._gen  # `for chunk in stream` runs at generator speed
 
     def __next__(self) -> str:
         return next(self._gen)
@@ -216,7 +216,7 @@ class ChatStream(Iterator[str]):
 
     @property
     def text(self) -> str:
-        return "".join(self._progress.parts)
+        return self._progress.text
 
     @property
     def provider(self) -> str | None:
@@ -225,20 +225,37 @@ class ChatStream(Iterator[str]):
 
     def __repr__(self) -> str:
         names = ", ".join(c.info.name for c in self._plan.candidates)
-        size = sum(map(len, self._progress.parts))
-        return f"<ChatStream providers=[{names}] delivered={size} chars>"
+        return f"<ChatStream providers=[{names}] delivered={self._progress.chars} chars>"
 
 
 class _Progress:
-    """What a call has delivered so far, shared by the stream and its generator."""
+    """What a call has delivered so far, shared by the stream and its generator.
+
+    The delivered text must be kept (it is ``partial_text`` if the stream fails), but
+    not as one object per token: every 512 chunks are joined into one string, so a
+    long reply costs about its own size rather than tens of bytes per token.
+    """
+
+    _BLOCK = 512
 
     def __init__(self) -> None:
-        self.parts: list[str] = []
+        self._blocks: list[str] = []
+        self._recent: list[str] = []
+        self.chunks = 0
+        self.chars = 0
         self.provider: str | None = None
+
+    def add(self, chunk: str) -> None:
+        self._recent.append(chunk)
+        self.chunks += 1
+        self.chars += len(chunk)
+        if len(self._recent) >= self._BLOCK:
+            self._blocks.append("".join(self._recent))
+            self._recent.clear()
 
     @property
     def text(self) -> str:
-        return "".join(self.parts)
+        return "".join(self._blocks) + "".join(self._recent)
 
 
 def _drive(plan: Plan, progress: _Progress) -> Generator[str, None, None]:
@@ -264,7 +281,7 @@ def _drive(plan: Plan, progress: _Progress) -> Generator[str, None, None]:
                 error.partial_text = progress.text
                 attempts.append(Attempt(cand.info.qualified_name, error))
                 error.attempts = list(attempts)
-                if progress.parts:
+                if progress.chunks:
                     raise  # text was delivered: never retry, never fall back
                 delay = _retry_delay(error, number, plan.max_retries, ctx)
                 if delay is None:
@@ -296,6 +313,7 @@ def _attempt(plan: Plan, progress: _Progress, cand: _Candidate, ctx: CallContext
             raise ProviderResponseError(
                 f"_create_completion returned {type(source).__name__}; it must yield str chunks"
             )
+        deadline_at = ctx.deadline_at
         while True:
             try:
                 chunk = run.run(next, source)
@@ -309,10 +327,9 @@ def _attempt(plan: Plan, progress: _Progress, cand: _Candidate, ctx: CallContext
                 continue
             chunks += 1
             chars += len(chunk)
-            progress.parts.append(chunk)
+            progress.add(chunk)
             yield chunk
-            left = ctx.remaining()
-            if left is not None and left <= 0:
+            if deadline_at is not None and time.monotonic() >= deadline_at:
                 raise ctx.deadline_error()
         outcome = "ok"
     except GeneratorExit:

@@ -30,14 +30,8 @@ from .errors import (
     ProviderResponseError,
     ProviderTimeoutError,
 )
-from .http_errors import (
-    error_from_response,
-    origin,
-    parse_retry_after,
-    redact,
-    safe_cause,
-    translate,
-)
+from .http_errors import error_from_response, origin, parse_retry_after, translate
+from .redaction import redact, safe_cause
 from .sse import DecodeError, LineTooLongError, SSEDecoder
 from .watchdog import expiry, watchdog
 
@@ -277,12 +271,15 @@ class Client:
                         f"reply from {self.origin} exceeded max_reply_bytes={ctx.max_reply_bytes}",
                         provider=ctx.provider,
                     )
-                for event in decoder.feed(chunk):
+                datas, failed = decoder.feed_data(chunk)
+                if datas:
                     last_event = time.monotonic()
                     if sock is not None:
                         until = self._until(last_event)
                         watchdog.watch(sock, until)
-                    yield event.data
+                    yield from datas
+                if failed is not None:
+                    raise failed
             decoder.end()
             if decoder.truncated:
                 raise ProviderConnectionError(

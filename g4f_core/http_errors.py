@@ -10,7 +10,6 @@ from __future__ import annotations
 import email.utils
 import json
 import math
-import os
 import re
 import time
 from collections.abc import Mapping
@@ -27,41 +26,11 @@ from .errors import (
     ProviderTimeoutError,
     RateLimitError,
 )
+from .redaction import reason as _reason
 
-__all__ = [
-    "HiddenCause",
-    "error_from_response",
-    "origin",
-    "parse_retry_after",
-    "redact",
-    "safe_cause",
-    "translate",
-]
+__all__ = ["error_from_response", "origin", "parse_retry_after", "translate"]
 
 _ERROR_BODY_LIMIT = 64 << 10
-
-
-class HiddenCause(Exception):
-    """Stands in, as ``__cause__``, for an exception whose text may hold a URL or a prompt."""
-
-
-def safe_cause(exc: BaseException) -> BaseException:
-    """The cause to chain: the original only under G4F_CORE_DEBUG, else a clean summary.
-
-    requests and urllib3 put the request target, query string included, in their
-    messages, and a provider's own exception may quote the prompt; a traceback
-    printing them could show a key carried in a base URL, or private text.
-    """
-    if os.environ.get("G4F_CORE_DEBUG", "").strip() not in ("", "0"):
-        return exc
-    return HiddenCause(f"{type(exc).__name__} ({_reason(exc)}; G4F_CORE_DEBUG=1 shows it)")
-
-
-def redact(error: ProviderError, secret: str | None) -> ProviderError:
-    """Mask a credential that the server echoed back into the message."""
-    if secret and len(secret) >= 4 and secret in error.message:
-        error.args = (error.message.replace(secret, "***"), *error.args[1:])
-    return error
 
 
 def origin(url: str) -> str:
@@ -124,23 +93,6 @@ def translate(
         error.retry_limit = 1  # a misspelt host does not heal; a flaky resolver gets one more go
         return error
     return ProviderConnectionError(f"could not connect to {where}: {text}", provider=provider)
-
-
-def _reason(exc: BaseException) -> str:
-    """The innermost cause's class name: informative, and free of URLs and bodies."""
-    seen = exc
-    while True:
-        inner = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
-        inner = inner or getattr(seen, "reason", None)
-        if not isinstance(inner, BaseException) or inner is seen:
-            break
-        seen = inner
-    name = type(seen).__name__
-    message = str(seen)
-    for marker in ("refused", "timed out", "resolve", "Name or service", "reset", "IncompleteRead"):
-        if marker in message:
-            return f"{name}: {marker}"
-    return name
 
 
 def error_from_response(response: requests.Response, provider: str | None) -> ProviderError:

@@ -140,6 +140,40 @@ class SSEDecoder:
             if event is not None:
                 yield event
 
+    def feed_data(self, chunk: bytes) -> tuple[list[str], Exception | None]:
+        """The data of the events ``chunk`` completes, and the error that stopped it, if any.
+
+        One loop over the lines: plain ``data:`` lines and blank lines never leave it; any
+        other line takes the general path. Events before a bad line are still returned.
+        """
+        out: list[str] = []
+        lines = self.lines.feed(chunk)
+        base = self.line_number
+        for index, raw in enumerate(lines, start=1):
+            if raw[:5] == b"data:":
+                try:
+                    value = raw[5:].decode("utf-8")
+                except UnicodeDecodeError:
+                    pass  # the general path reports it with its line number
+                else:
+                    self._data.append(value[1:] if value[:1] == " " else value)
+                    continue
+            elif not raw and not self._event and self._id is None:
+                data = self._data
+                if data:
+                    out.append(data[0] if len(data) == 1 else "\n".join(data))
+                    self._data = []
+                continue
+            self.line_number = base + index
+            try:
+                event = self._line(raw)
+            except DecodeError as exc:
+                return out, exc
+            if event is not None:
+                out.append(event.data)
+        self.line_number = base + len(lines)
+        return out, None
+
     def end(self) -> list[ServerSentEvent]:
         """Finish the stream; returns nothing, but records an unfinished event."""
         rest = self.lines.end()

@@ -27,11 +27,15 @@ class Watchdog:
         self._cond = threading.Condition()
         self._until: dict[socket.socket, float] = {}
         self._thread: threading.Thread | None = None
+        self._wake = 0.0  # when the thread next looks at the deadlines
 
     def watch(self, sock: socket.socket, until: float) -> None:
         """Shut ``sock`` down at ``until`` (monotonic) unless cleared or moved first."""
+        if self._thread is not None and until >= self._wake and sock in self._until:
+            self._until[sock] = until  # atomic under the GIL; the thread wakes in time anyway
+            return
         with self._cond:
-            earlier = not self._until or until < min(self._until.values())
+            earlier = until < self._wake
             self._until[sock] = until
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -53,8 +57,8 @@ class Watchdog:
                 for sock in due:
                     del self._until[sock]
                 if not due:
-                    wait = min(self._until.values(), default=now + 60.0) - now
-                    self._cond.wait(timeout=max(wait, 0.001))
+                    self._wake = min(self._until.values(), default=now + 60.0)
+                    self._cond.wait(timeout=max(self._wake - now, 0.001))
                     continue
             for sock in due:
                 with contextlib.suppress(OSError):  # already closed: nothing left to stop

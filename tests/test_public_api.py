@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -148,3 +150,18 @@ def test_version_matches_pyproject() -> None:
 
 def test_version_matches_the_installed_distribution() -> None:
     assert g4f_core.__version__ == metadata.version("g4f-core")
+
+
+def test_listing_and_lookup_from_python_import_no_http_library() -> None:
+    """Listing is the fast path: requests is imported only when a call is made."""
+    code = (
+        "import sys, g4f_core\n"
+        "g4f_core.list_providers(); g4f_core.failures(); g4f_core.ProviderNotFoundError\n"
+        "g4f_core.get_provider('H2o')\n"
+        "print(sorted(m for m in ('requests', 'urllib3', 'g4f_core.http', 'importlib.metadata')"
+        " if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"

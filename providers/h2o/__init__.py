@@ -196,7 +196,22 @@ def _tokens(http: Client, response: requests.Response) -> Generator[str, None, N
             response.close()
     events = http.events(response)
     try:
+        loads = json.loads
         for data in events:
+            try:
+                event = loads(data)
+                token = event["token"]
+                text = token["text"]
+                fast = type(text) is str and type(event) is dict and "error" not in event
+            except (ValueError, RecursionError, KeyError, TypeError, IndexError):
+                fast = False
+            if fast:
+                if not token.get("special"):
+                    yield text
+                if event.get("generated_text") is not None:
+                    http.finish(response)
+                    return
+                continue
             event = _parse(data)
             if "error" in event:
                 kind = event.get("error_type")

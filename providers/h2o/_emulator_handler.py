@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import re
 import socket
 import socketserver
@@ -23,6 +24,7 @@ from . import _emulator_web as web
 from ._emulator_state import Conversation, EmulatorState, Faults, RecordedRequest, StoredMessage
 
 MAX_BODY = 8 * 1024 * 1024
+BULK_CHUNK = 64 * 1024  # bytes per HTTP chunk in bulk mode
 _CONVERSATION_PATH = re.compile(r"/conversation/([^/]+)")
 _PAUSE_STEP = 0.02
 _Chunk = tuple[bytes, bool]  # (bytes, is a token event)
@@ -308,12 +310,22 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             error = (f"Input validation error: {message}", "validation")
         elif faults.generation_error is not None:
             error = (f"Request failed during generation: {faults.generation_error}", "generation")
+        compute = [("x-compute-type", "gpu+optimized"), ("x-compute-characters", str(len(prompt)))]
+        headers = [
+            ("Content-Type", "text/event-stream"),
+            ("Cache-Control", "no-cache"),
+            *compute,
+            ("x-accel-buffering", "no"),
+        ]
+        bulk = _bulk_key(faults, params, tokens, model, prefix, seed) if error is None else None
+        if bulk is not None and (cached := self.state.cached_stream(bulk)) is not None:
+            self._stream_bulk(headers, cached[0])
+            return cached[1]
         plan = None
         if error is None:
             plan = tgi.plan_generation(tokens, model, params, prefix=prefix, seed=seed)
         if plan is not None and faults.incomplete_after is not None:
             error = ("Incomplete generation", "incomplete_generation")
-        compute = [("x-compute-type", "gpu+optimized"), ("x-compute-characters", str(len(prompt)))]
         if not params.stream:
             return self._tgi_json(plan, error, compute)
         events = [] if plan is None else plan.events
@@ -323,12 +335,11 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         eol = faults.line_ending
         keepalive = f":{eol}{eol}".encode() if faults.keepalive else b""
         chunks = [(keepalive + tgi.sse_event(event, eol), "token" in event) for event in events]
-        headers = [
-            ("Content-Type", "text/event-stream"),
-            ("Cache-Control", "no-cache"),
-            *compute,
-            ("x-accel-buffering", "no"),
-        ]
+        if bulk is not None and plan is not None and error is None:
+            wire = _chunked(b"".join(data for data, _ in chunks))
+            self.state.cache_stream(bulk, wire, plan.text)
+            self._stream_bulk(headers, wire)
+            return plan.text
         self._stream(headers, chunks, faults)
         return plan.text if plan is not None and error is None else None
 
@@ -423,6 +434,17 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             raise Aborted("drop_after fault")  # every event sent, but never the last chunk
         self.wfile.write(b"0\r\n\r\n")
 
+    def _stream_bulk(self, headers: Sequence[tuple[str, str]], wire: bytes) -> None:
+        """Bulk mode: the whole pre-framed chunked body (terminator included) in one write."""
+        self.send_response(200)
+        for name, value in headers:
+            self.send_header(name, value)
+        if self.session is not None:
+            self.send_header("Set-Cookie", web.session_cookie(self.session))
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.write(wire)
+
     def _write_chunked(self, data: bytes, chunk_size: int | None) -> None:
         step = chunk_size if chunk_size is not None and chunk_size > 0 else max(len(data), 1)
         for start in range(0, len(data), step):
@@ -450,6 +472,33 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         except OSError:
             return True
         return data == b""
+
+
+def _bulk_key(
+    faults: Faults,
+    params: tgi.Parameters,
+    tokens: list[str],
+    model: str,
+    prefix: str,
+    seed: int | None,
+) -> tuple[object, ...] | None:
+    """What a bulk-mode stream depends on; None when bulk mode does not apply to it."""
+    if not faults.bulk or not params.stream:
+        return None
+    timing = (faults.drop_after, faults.stall_after, faults.incomplete_after, faults.chunk_size)
+    if faults.token_delay > 0 or any(value is not None for value in timing):
+        return None
+    values = json.dumps(dict(params.values), sort_keys=True, default=repr)
+    return (tuple(tokens), model, values, prefix, seed, faults.line_ending, faults.keepalive)
+
+
+def _chunked(body: bytes) -> bytes:
+    """``body`` framed as HTTP chunks of at most 64 KiB, then the last-chunk terminator."""
+    frames = [
+        b"%x\r\n%s\r\n" % (len(body[i : i + BULK_CHUNK]), body[i : i + BULK_CHUNK])
+        for i in range(0, len(body), BULK_CHUNK)
+    ]
+    return b"".join(frames) + b"0\r\n\r\n"
 
 
 def _refusal(raw_id: str, conversation: Conversation | None) -> tuple[int, str] | None:

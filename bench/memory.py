@@ -1,0 +1,182 @@
+"""Memory: a 100,000-token stream must keep RSS flat; ``import g4f_core`` must cost little.
+
+Each measurement runs in a fresh process of its own, so the harness's and the server's
+memory never mix into it. RSS comes from ``/proc/self/statm`` (Linux); elsewhere the
+section reports itself skipped rather than guess.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+
+from . import ROOT
+from .common import (
+    Config,
+    Figure,
+    MiB,
+    Section,
+    Spread,
+    Target,
+    clean_env,
+    log,
+    rotated,
+    rss_bytes,
+)
+from .serve import EmulatorProcess
+
+__all__ = ["run"]
+
+_RSS = (
+    "import os; pages = int(open('/proc/self/statm').read().split()[1]); "
+    "print(pages * os.sysconf('SC_PAGE_SIZE'))"
+)
+_IMPORTS = {
+    "deps": "import requests, urllib3, pluggy, attrs",
+    "import": "import g4f_core",
+    "listing": "import g4f_core; g4f_core.list_providers()",
+    "call_ready": "import g4f_core, g4f_core.api, g4f_core.http, providers.h2o; "
+    "g4f_core.list_providers()",
+}
+_IMPORT_LABELS = {
+    "deps": "interpreter + requests, urllib3, pluggy, attrs",
+    "import": "`import g4f_core`",
+    "listing": "`import g4f_core` + `list_providers()`",
+    "call_ready": "everything a first call imports (g4f_core.api, .http, providers.h2o)",
+}
+
+
+def _stream(url: str, count: int, client: str) -> Iterator[str]:
+    if client == "g4f":
+        from .contenders import g4f_stream
+
+        return g4f_stream(url, count)
+    from .raw_client import RawClient
+
+    return RawClient(url).stream(count)
+
+
+def child(url: str, count: int, client: str) -> dict[str, int]:
+    """In a fresh process: stream once to warm up, then sample RSS along a long stream."""
+    for _ in _stream(url, count, client):
+        pass  # warm: imports, pool, the accepted session; the server caches the stream
+    step = max(count // 100, 1)
+    tenth = max(count // 10, 1)
+    start = at_tenth = peak = 0
+    seen = 0
+    for seen, _chunk in enumerate(_stream(url, count, client), start=1):
+        if seen % step == 0 or seen == 1:
+            rss = rss_bytes() or 0
+            if seen == 1:
+                start = rss
+            if seen >= tenth and not at_tenth:
+                at_tenth = rss
+            peak = max(peak, rss)
+    return {"tokens": seen, "start": start, "tenth": at_tenth, "peak": peak}
+
+
+def _run_child(url: str, count: int, client: str) -> dict[str, int]:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.memory", url, str(count), client],
+        cwd=ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"memory child ({client}) failed: {done.stderr[-800:]}")
+    data: dict[str, int] = json.loads(done.stdout)
+    if data["tokens"] != count:
+        raise RuntimeError(f"memory child ({client}) got {data['tokens']} of {count} tokens")
+    return data
+
+
+def _import_rss(code: str) -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", f"{code}\n{_RSS}"],
+        cwd=tempfile.gettempdir(),
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return int(done.stdout.strip().splitlines()[-1])
+
+
+def run(cfg: Config, emu: EmulatorProcess) -> Section:
+    section = Section("memory", "Memory")
+    if rss_bytes() is None:
+        for key in ("memory.stream_growth", "memory.import_delta"):
+            section.add(Figure(key, key, None, "MiB", skipped="no /proc/self/statm here"))
+        return section
+    count = cfg.memory_tokens
+    emu.configure(count, bulk=True)
+    log(f"memory: {count:,}-token stream, {cfg.memory_rounds} rounds")
+    growth: dict[str, list[float]] = {"raw": [], "g4f": []}
+    samples: dict[str, list[dict[str, int]]] = {"raw": [], "g4f": []}
+    for index in range(cfg.memory_rounds):
+        for client in rotated(["raw", "g4f"], index):
+            data = _run_child(emu.url, count, client)
+            samples[client].append(data)
+            growth[client].append((data["peak"] - data["tenth"]) / MiB)
+    section.add(
+        Figure(
+            "memory.stream_growth",
+            f"RSS growth while streaming {count:,} tokens (10% to end), g4f-core",
+            Spread.of(growth["g4f"]),
+            "MiB",
+            Target("<=", 1.0, "MiB"),
+            note=f"flat means no per-token state kept; raw client: "
+            f"{Spread.of(growth['raw']).show('{:.2f}')} MiB",
+            fmt="{:.2f}",
+        )
+    )
+    section.add(
+        Figure(
+            "memory.stream_growth_raw",
+            f"RSS growth while streaming {count:,} tokens, raw client",
+            Spread.of(growth["raw"]),
+            "MiB",
+            fmt="{:.2f}",
+        )
+    )
+    per_token = Spread.of(
+        [(s["peak"] - s["tenth"]) / max(count - count // 10, 1) for s in samples["g4f"]]
+    )
+    section.notes.append(
+        f"g4f-core keeps about {per_token.median:.0f} bytes per streamed token "
+        "(RSS growth over the last 90% of the stream divided by its tokens)."
+    )
+
+    log(f"memory: RSS after imports, {cfg.import_rss_rounds} rounds")
+    rss: dict[str, list[float]] = {name: [] for name in _IMPORTS}
+    for index in range(cfg.import_rss_rounds):
+        for name in rotated(list(_IMPORTS), index):
+            rss[name].append(_import_rss(_IMPORTS[name]) / MiB)
+    for name, label in _IMPORT_LABELS.items():
+        section.add(
+            Figure(f"memory.rss_{name}", f"RSS, {label}", Spread.of(rss[name]), "MiB", fmt="{:.1f}")
+        )
+    section.add(
+        Figure(
+            "memory.import_delta",
+            "RSS after `import g4f_core` minus interpreter + its dependencies",
+            Spread.of([a - b for a, b in zip(rss["import"], rss["deps"], strict=True)]),
+            "MiB",
+            Target("<=", 5.0, "MiB"),
+            note="negative: importing g4f_core loads less than its dependencies do",
+            fmt="{:.1f}",
+        )
+    )
+    section.data = {"stream": samples, "import_rss_mib": rss}
+    return section
+
+
+if __name__ == "__main__":
+    print(json.dumps(child(sys.argv[1], int(sys.argv[2]), sys.argv[3])))

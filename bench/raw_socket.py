@@ -1,0 +1,120 @@
+"""A reader with no HTTP library: the speed at which the emulator can hand out a stream.
+
+It runs the same three requests as the clients (settings, conversation, generate) over one
+socket, then takes the chunked body in large ``recv_into`` reads and counts events with
+``bytes.count`` instead of decoding them. If it is clearly faster than both clients, the
+server is not what limits their throughput.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.parse
+
+from .protocol import SETTINGS_FORM, UPSTREAM, generate_body
+
+__all__ = ["read_stream"]
+
+_BUF = 1 << 20
+
+
+class _Conn:
+    """HTTP/1.1 keep-alive on one socket, just enough for the emulator's answers."""
+
+    def __init__(self, url: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self.host = parts.netloc
+        self.sock = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.pending = bytearray()
+        self.cookie = ""
+        self.view = memoryview(bytearray(_BUF))
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(self, method: str, path: str, body: bytes, content_type: str) -> None:
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nAccept: */*\r\n"
+            f"Referer: http://{self.host}/\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\n"
+        )
+        if self.cookie:
+            head += f"Cookie: {self.cookie}\r\n"
+        self.sock.sendall(head.encode() + b"\r\n" + body)
+
+    def _fill(self) -> None:
+        got = self.sock.recv_into(self.view)
+        if not got:
+            raise ConnectionError("the server closed the connection")
+        self.pending += self.view[:got]
+
+    def head(self) -> dict[str, str]:
+        while b"\r\n\r\n" not in self.pending:
+            self._fill()
+        end = self.pending.index(b"\r\n\r\n")
+        lines = bytes(self.pending[:end]).decode("latin-1").split("\r\n")
+        del self.pending[: end + 4]
+        status = int(lines[0].split()[1])
+        if status != 200:
+            raise ConnectionError(f"HTTP {status}")
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        cookie = headers.get("set-cookie")
+        if cookie:
+            self.cookie = cookie.split(";", 1)[0]
+        return headers
+
+    def body(self) -> bytes:
+        """A Content-Length body."""
+        size = int(self.head().get("content-length", "0"))
+        while len(self.pending) < size:
+            self._fill()
+        data = bytes(self.pending[:size])
+        del self.pending[:size]
+        return data
+
+    def chunked(self) -> tuple[int, int]:
+        """Read a chunked body to its end; returns (event count, payload bytes)."""
+        self.head()
+        events = size = 0
+        carry = b""
+        while True:
+            while b"\r\n" not in self.pending:
+                self._fill()
+            end = self.pending.index(b"\r\n")
+            length = int(bytes(self.pending[:end]).split(b";")[0], 16)
+            del self.pending[: end + 2]
+            while len(self.pending) < length + 2:
+                self._fill()
+            payload = bytes(self.pending[:length])
+            del self.pending[: length + 2]
+            if length == 0:
+                return events, size
+            size += length
+            # "data:" may straddle two HTTP chunks; 4 carried bytes cannot hold a whole one.
+            joined = carry + payload
+            events += joined.count(b"data:")
+            carry = joined[-4:]
+
+
+def read_stream(url: str, count: int) -> int:
+    """Run one generation of ``count`` tokens; returns how many token events arrived."""
+    conn = _Conn(url)
+    try:
+        form = urllib.parse.urlencode(SETTINGS_FORM).encode()
+        conn.send("POST", "/settings", form, "application/x-www-form-urlencoded")
+        conn.body()
+        conn.send(
+            "POST", "/conversation", json.dumps({"model": UPSTREAM}).encode(), "application/json"
+        )
+        conversation = json.loads(conn.body())["conversationId"]
+        body = json.dumps(generate_body(count)).encode()
+        conn.send("POST", f"/conversation/{conversation}", body, "application/json")
+        events, _ = conn.chunked()
+        return events - 1  # the last event is the special end-of-sequence token
+    finally:
+        conn.close()
