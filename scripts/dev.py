@@ -2,7 +2,8 @@
 
     python3 scripts/dev.py test    # venv + dev install, then ruff, mypy and pytest
     python3 scripts/dev.py demo    # venv + install, then the offline H2o demo
-    python3 scripts/dev.py bench   # venv + install, then the benchmark suite
+    python3 scripts/dev.py bench   # venv + install, then the benchmarks -> docs/performance.md
+    python3 scripts/dev.py reliability   # the fault suite's figures -> docs/reliability.md
 
 The virtual environment lives in .venv at the repository root and is reused.
 """
@@ -59,7 +60,12 @@ def test(args: list[str]) -> None:
 
 def bench(args: list[str]) -> None:
     setup("dev")
-    run(BIN / "python", "-m", "bench", *args)
+    run(BIN / "python", "-m", "bench", *(args or ["--out", "docs/performance.md"]))
+
+
+def reliability(args: list[str]) -> None:
+    setup("dev")
+    run(BIN / "python", "scripts/reliability.py", *args)
 
 
 def demo(args: list[str]) -> None:
@@ -111,7 +117,7 @@ def demo(args: list[str]) -> None:
     print("demo finished", flush=True)
 
 
-COMMANDS = {"test": test, "demo": demo, "bench": bench}
+COMMANDS = {"test": test, "demo": demo, "bench": bench, "reliability": reliability}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
