@@ -26,6 +26,7 @@ from .sources import (
     IMPL_MARK,
     PluginFailure,
     Source,
+    canonical,
     describe,
     entry_points,
     has_hooks,
@@ -239,7 +240,7 @@ class Registry:
         by_name: dict[str, list[ProviderInfo]] = {}
         kept: list[ProviderInfo] = []
         for info in found:
-            qualified = info.qualified_name.lower()
+            qualified = _qualified_key(info.qualified_name)
             if qualified in self._by_qualified:
                 self._fail(
                     Source(info.name, info.entry_point, info.distribution, info.version),
@@ -284,7 +285,7 @@ class Registry:
         self.load()
         key = name.strip().lower()
         if ":" in key:
-            info = self._by_qualified.get(key)
+            info = self._by_qualified.get(_qualified_key(key))
             if info is not None:
                 return info
         same = self._by_name.get(key, [])
@@ -355,6 +356,12 @@ class Registry:
                 impl.function(*[kwargs[arg] for arg in impl.argnames])
             except Exception as exc:  # noqa: BLE001 - an observer must never break a call
                 log.warning("hook %s of plugin %s raised %s", hook, impl.plugin_name, describe(exc))
+
+
+def _qualified_key(qualified: str) -> str:
+    """``dist:Name`` compared as pip compares names: case, '-', '_' and '.' do not matter."""
+    dist, _, name = qualified.rpartition(":")
+    return f"{canonical(dist)}:{name.lower()}"
 
 
 def match_model(info: ProviderInfo, model: str) -> str | None:

@@ -16,6 +16,7 @@ __all__ = [
     "GROUP",
     "PluginFailure",
     "Source",
+    "canonical",
     "describe",
     "entry_points",
     "has_hooks",
@@ -53,7 +54,8 @@ class Source:
         return PluginFailure(self.name, self.entry_point, self.distribution, self.version, error)
 
 
-def _canonical(name: str) -> str:
+def canonical(name: str) -> str:
+    """A distribution name as pip compares it (PEP 503)."""
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
@@ -65,7 +67,7 @@ def entry_points(dists: Iterable[Distribution]) -> Iterator[tuple[Any, Source]]:
         if not text or GROUP not in text:
             continue  # cheap test first: most distributions are not plugins
         dist_name = dist.metadata["Name"] or "unknown"
-        key = _canonical(dist_name)
+        key = canonical(dist_name)
         if key in seen:
             continue
         seen.add(key)

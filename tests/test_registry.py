@@ -458,3 +458,10 @@ def test_list_providers_filters_by_every_capability(
     assert listed(needs_auth=False) == ["Batch", "Broke", "Streamer"]
     assert listed(working=True) == ["Batch", "Keyed", "Streamer"]
     assert listed(model="llama", working=True, needs_auth=False) == ["Batch"]
+
+
+def test_a_qualified_name_matches_the_distribution_as_pip_does(site: Path) -> None:
+    make_dist(site, "alpha-pack", "1.0", providers={"Echo": provider_source()})
+    registry = Registry.from_path([str(site)], environ={})
+    for spelling in ("alpha-pack:Echo", "alpha_pack:echo", "Alpha.Pack:ECHO"):
+        assert registry.get(spelling).distribution == "alpha-pack"
