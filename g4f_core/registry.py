@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 __all__ = ["GROUP", "PluginFailure", "Registry", "default_registry"]
 
 log = logging.getLogger("g4f_core")
+# A library leaves output to the application: without a handler of its own, Python
+# would print warnings through its last-resort handler to stderr.
+log.addHandler(logging.NullHandler())
 
 
 class Registry:

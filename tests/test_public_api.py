@@ -165,3 +165,12 @@ def test_listing_and_lookup_from_python_import_no_http_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_the_library_logger_has_a_null_handler_so_it_never_prints_by_itself() -> None:
+    import logging
+
+    from g4f_core import registry  # noqa: F401 - the logger is set up where it is defined
+
+    handlers = logging.getLogger("g4f_core").handlers
+    assert any(isinstance(h, logging.NullHandler) for h in handlers)
