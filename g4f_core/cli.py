@@ -38,8 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="g4f-core",
         description="Call LLM chat providers by name; list what is installed and what it can do.",
-        epilog="Environment: G4F_CORE_<NAME>_URL, G4F_CORE_TIMEOUT, G4F_CORE_DISABLE, "
-        "G4F_CORE_STRICT=1, G4F_CORE_DEBUG=1 (see README.md).",
+        epilog="Environment: G4F_CORE_<NAME>_URL, G4F_CORE_<NAME>_AUTH, G4F_CORE_TIMEOUT, "
+        "G4F_CORE_DEADLINE, G4F_CORE_MAX_RETRIES, G4F_CORE_MAX_LINE_BYTES, "
+        "G4F_CORE_MAX_REPLY_BYTES, G4F_CORE_DISABLE, G4F_CORE_STRICT=1, G4F_CORE_DEBUG=1, "
+        "G4F_CORE_STATE_DIR (see README.md).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -194,6 +196,11 @@ def cmd_providers(out: _Out, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _with_upstream(info: ProviderInfo) -> list[str]:
+    """Model names, each with the upstream id it is sent as when that differs."""
+    return [f"{m} ({info.upstream_id(m)})" if info.upstream_id(m) != m else m for m in info.models]
+
+
 def cmd_show(out: _Out, args: argparse.Namespace) -> int:
     info = out.registry.get(args.name)
     if args.json:
@@ -204,7 +211,7 @@ def cmd_show(out: _Out, args: argparse.Namespace) -> int:
         ["source", _source(info)],
         ["entry point", info.entry_point or "-"],
         ["url", info.url or "-"],
-        ["models", ", ".join(info.models)],
+        ["models", ", ".join(_with_upstream(info))],
         ["streaming", _yes(info.supports_stream)],
         ["needs auth", _yes(info.needs_auth)],
         ["working", _yes(info.working)],
@@ -325,7 +332,13 @@ def cmd_emulate(out: _Out, args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        url = emulator.start()
+        try:
+            url = emulator.start()
+        except OSError as exc:  # a busy port, a host that is not ours
+            raise InvalidRequestError(
+                f"cannot serve the {info.name} emulator on {args.host}:{args.port}: "
+                f"{exc.strerror or exc}; pick another --port"
+            ) from None
         out.print(f"{info.name} emulator listening on {url}")
         out.print(f'try: g4f-core chat -p {info.name} --base-url {url} "Hello"  (Ctrl-C stops)')
         out.stdout.flush()

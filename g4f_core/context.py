@@ -150,12 +150,8 @@ class CallContext:
             proxy=_text(options, "proxy"),
             auth=_text(options, "auth") or env.get(env_name(provider, "AUTH")) or None,
             ca_bundle=_text(options, "ca_bundle"),
-            max_line_bytes=int(
-                _positive(options, "max_line_bytes") or DEFAULTS["max_line_bytes"] or 0
-            ),
-            max_reply_bytes=int(
-                _positive(options, "max_reply_bytes") or DEFAULTS["max_reply_bytes"] or 0
-            ),
+            max_line_bytes=_limit(options, env, "max_line_bytes"),
+            max_reply_bytes=_limit(options, env, "max_reply_bytes"),
         )
 
     def remaining(self) -> float | None:

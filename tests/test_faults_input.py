@@ -223,3 +223,13 @@ def test_complete_and_chat_completion_refuse_bad_input_the_same_way(world: World
         g4f_core.ChatCompletion.create("falcon-7b", [{"role": "user"}], provider="H2o")
     assert world.server.accepted == 0
     assert world.connects == []
+
+
+def test_the_size_limits_come_from_the_environment_when_the_call_sets_none() -> None:
+    from g4f_core.context import CallContext
+
+    env = {"G4F_CORE_MAX_LINE_BYTES": "10", "G4F_CORE_MAX_REPLY_BYTES": "20"}
+    ctx = CallContext.build("X", "http://localhost:1", {}, env)
+    assert (ctx.max_line_bytes, ctx.max_reply_bytes) == (10, 20)
+    ctx = CallContext.build("X", "http://localhost:1", {"max_line_bytes": 5}, env)
+    assert ctx.max_line_bytes == 5

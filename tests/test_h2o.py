@@ -398,3 +398,27 @@ def test_the_cli_streams_a_reply_from_any_base_url(
     assert main(["chat", "-p", "H2o", "--base-url", emu.url, "Hello"]) == 0
     out = capsys.readouterr().out
     assert out == expected(emu, [{"role": "user", "content": "Hello"}]) + "\n"
+
+
+def test_show_names_the_upstream_id_of_each_model(capsys: pytest.CaptureFixture[str]) -> None:
+    from g4f_core.cli import main
+
+    assert main(["show", "H2o"]) == 0
+    out = capsys.readouterr().out
+    for short, upstream in models.items():
+        assert f"{short} ({upstream})" in out
+
+
+def test_emulate_on_a_busy_port_is_one_error_line(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    from g4f_core.cli import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["emulate", "H2o", "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot serve the H2o emulator")
+    assert "Traceback" not in err
