@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .calls import ChatStream, prepare
+from .calls import ChatStream
 from .errors import InvalidRequestError
+from .planning import prepare
 from .provider import InvalidProviderError, ProviderInfo
 from .registry import PluginFailure, default_registry
 

@@ -1,6 +1,6 @@
 """One call interface over every provider: check, select, run, retry, fall back.
 
-Everything about a request is checked in :func:`prepare`, before any network I/O.
+Everything about a request is checked first (planning.py), before any network I/O.
 :class:`ChatStream` then runs the provider's generator step by step inside the
 call's context, translating failures into the error tree. Before the first chunk
 reaches the caller a retryable failure is retried (``max_retries``, jittered
@@ -14,174 +14,28 @@ from __future__ import annotations
 import contextvars
 import random
 import time
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import attrs
 
-from .context import CallContext, _current, env_name, max_retries
+from .context import CallContext, _current
 from .errors import (
     AllProvidersFailedError,
     Attempt,
-    AuthRequiredError,
     G4FError,
-    InvalidRequestError,
-    ModelNotSupportedError,
     ProviderError,
-    ProviderNotWorkingError,
     ProviderResponseError,
     ProviderTimeoutError,
     RateLimitError,
-    StreamNotSupportedError,
 )
-from .messages import Message, normalize_messages
-from .options import FRAMEWORK_OPTIONS, check_options, closest
-from .provider import ProviderInfo
+from .planning import Candidate, Plan
 from .redaction import redact, safe_cause
-from .registry import Registry, match_model
 
-__all__ = ["ChatStream", "prepare"]
+__all__ = ["ChatStream"]
 
-_FRAMEWORK = {opt.name: opt for opt in FRAMEWORK_OPTIONS}
 _MAX_BACKOFF = 8.0
 _MAX_RETRY_AFTER = 60.0  # a server asking for longer gets its error back at once
-
-
-@attrs.frozen
-class _Candidate:
-    info: ProviderInfo
-    model: str
-    kwargs: Mapping[str, Any]
-
-
-@attrs.frozen
-class Plan:
-    """A checked request: who to try, in order, and with what."""
-
-    candidates: tuple[_Candidate, ...]
-    messages: tuple[Message, ...] = attrs.field(repr=False)
-    stream: bool
-    framework: Mapping[str, Any] = attrs.field(repr=False)
-    max_retries: int
-    by_name: bool
-    registry: Registry = attrs.field(repr=False)
-
-
-def prepare(
-    registry: Registry,
-    messages: object,
-    *,
-    provider: str | ProviderInfo | None,
-    model: str | None,
-    stream: bool,
-    options: Mapping[str, Any],
-) -> Plan:
-    """Check everything about a request; raise a typed error before any I/O."""
-    checked = normalize_messages(messages)
-    if model is not None and not isinstance(model, str):
-        model = getattr(model, "name", model)  # gpt4free's Model objects carry .name
-        if not isinstance(model, str):
-            raise InvalidRequestError(f"model must be a str, not {type(model).__name__}")
-    framework = {k: v for k, v in options.items() if k in _FRAMEWORK}
-    framework = check_options(framework, FRAMEWORK_OPTIONS, owner="g4f-core", open_ended=False)
-    extra = {k: v for k, v in options.items() if k not in _FRAMEWORK}
-    retries = max_retries(framework, registry.environ)
-    candidates: tuple[_Candidate, ...]
-    if provider is not None:
-        info = registry.get(provider)
-        candidates = (_check_provider(info, model, stream, framework, extra, registry),)
-    else:
-        candidates = _by_model(registry, model, stream, framework, extra)
-    # Settings and environment are checked now too (bad URLs, bad env values).
-    for cand in candidates:
-        CallContext.build(cand.info.name, cand.info.url, framework, registry.environ)
-    return Plan(
-        candidates=candidates,
-        messages=tuple(checked),
-        stream=stream,
-        framework=framework,
-        max_retries=retries,
-        by_name=provider is not None,
-        registry=registry,
-    )
-
-
-def _check_provider(
-    info: ProviderInfo,
-    model: str | None,
-    stream: bool,
-    framework: Mapping[str, Any],
-    extra: Mapping[str, Any],
-    registry: Registry,
-) -> _Candidate:
-    if not info.working:
-        raise ProviderNotWorkingError(
-            f"provider {info.name!r} declares itself not working; choose another with "
-            "`g4f-core providers --working`"
-        )
-    if model is None:
-        short = info.default_model
-    else:
-        found = match_model(info, model)
-        if found is None:
-            hint = closest(model, info.models)
-            maybe = f"; did you mean {hint!r}?" if hint else ""
-            raise ModelNotSupportedError(
-                f"provider {info.name!r} does not serve model {model!r}{maybe} "
-                f"(served: {', '.join(info.models)})"
-            )
-        short = found
-    if stream and not info.supports_stream:
-        raise StreamNotSupportedError(
-            f"provider {info.name!r} cannot stream; call it without streaming "
-            "(complete(), stream=False or --no-stream)"
-        )
-    if info.needs_auth and not (
-        framework.get("auth") or registry.environ.get(env_name(info.name, "AUTH"))
-    ):
-        raise AuthRequiredError(
-            f"provider {info.name!r} needs a credential: pass auth=... or set "
-            f"{env_name(info.name, 'AUTH')}"
-        )
-    kwargs = check_options(
-        extra, info.options, owner=f"provider {info.name!r}", open_ended=info.accepts_any_option
-    )
-    return _Candidate(info, short, kwargs)
-
-
-def _by_model(
-    registry: Registry,
-    model: str | None,
-    stream: bool,
-    framework: Mapping[str, Any],
-    extra: Mapping[str, Any],
-) -> tuple[_Candidate, ...]:
-    if model is None:
-        raise InvalidRequestError("name a provider= or a model= to choose providers by")
-    serving = registry.select(model=model)
-    if not serving:
-        every = sorted({m for p in registry.providers() for m in p.models})
-        hint = closest(model, every)
-        maybe = f"; did you mean {hint!r}?" if hint else ""
-        raise ModelNotSupportedError(
-            f"no installed provider serves model {model!r}{maybe} (see `g4f-core models`)"
-        )
-    candidates, errors = [], []
-    for info in serving:
-        try:
-            candidates.append(_check_provider(info, model, stream, framework, extra, registry))
-        except G4FError as exc:
-            errors.append(exc)
-    if not candidates:
-        raise (
-            errors[0]
-            if len(errors) == 1
-            else type(errors[0])(
-                f"no provider can take this call for model {model!r}: "
-                + "; ".join(str(e) for e in errors)
-            )
-        )
-    return tuple(candidates)
 
 
 class ChatStream(Iterator[str]):
@@ -292,7 +146,7 @@ def _drive(plan: Plan, progress: _Progress) -> Generator[str, None, None]:
     raise AllProvidersFailedError(attempts)
 
 
-def _attempt(plan: Plan, progress: _Progress, cand: _Candidate, ctx: CallContext) -> Iterator[str]:
+def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext) -> Iterator[str]:
     info = cand.info
     run = contextvars.copy_context()
     run.run(_current.set, ctx)
@@ -361,7 +215,7 @@ def _attempt(plan: Plan, progress: _Progress, cand: _Candidate, ctx: CallContext
             plan.registry.notify("g4f_core_call_finished", event=event)
 
 
-def _event(cand: _Candidate, plan: Plan, ctx: CallContext) -> Any:
+def _event(cand: Candidate, plan: Plan, ctx: CallContext) -> Any:
     from .hookspecs import CallEvent
 
     return CallEvent(cand.info.qualified_name, cand.model, plan.stream, ctx.attempt)

@@ -268,7 +268,7 @@ def _parse_options(pairs: list[str], infos: list[ProviderInfo]) -> dict[str, Any
 
 
 def cmd_chat(out: _Out, args: argparse.Namespace) -> int:
-    from . import calls
+    from . import calls, planning
 
     prompt = args.prompt
     if prompt == "-":
@@ -302,7 +302,7 @@ def cmd_chat(out: _Out, args: argparse.Namespace) -> int:
     # Streaming is the CLI's default, not a demand: a provider that cannot stream
     # answers whole instead of failing.
     stream = not args.no_stream and any(info.supports_stream for info in infos)
-    plan = calls.prepare(
+    plan = planning.prepare(
         out.registry,
         prompt,
         provider=args.provider,

@@ -15,10 +15,11 @@ import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._dists import Distribution, distributions
 from .errors import AmbiguousProviderError, PluginLoadError, ProviderNotFoundError
+from .hooks import Hooks
 from .options import closest
 from .provider import InvalidProviderError, ProviderInfo
 from .sources import (
@@ -32,9 +33,6 @@ from .sources import (
     has_hooks,
     search_path,
 )
-
-if TYPE_CHECKING:
-    import pluggy
 
 __all__ = ["GROUP", "PluginFailure", "Registry", "default_registry"]
 
@@ -65,7 +63,7 @@ class Registry:
         self._failures: list[PluginFailure] = []
         self._disabled: set[str] = set()
         self._strict = False
-        self._pm: pluggy.PluginManager | None = None
+        self._hooks = Hooks()
         self.discoveries = 0  # how many times discovery ran; it must stay at 1
 
     @classmethod
@@ -139,7 +137,7 @@ class Registry:
                 self._fail(source, f"invalid provider: {exc}", exc)
                 return
         if hooked:
-            error = self._register_hooks(obj, source)
+            error = self._hooks.register(obj, f"{source.distribution or '-'}:{source.name}")
             if error:
                 self._fail(source, error)
                 return
@@ -155,40 +153,6 @@ class Registry:
             version=source.version,
             entry_point=source.entry_point,
         )
-
-    def _plugin_manager(self) -> pluggy.PluginManager:
-        if self._pm is None:
-            import pluggy
-
-            from . import hookspecs
-
-            self._pm = pluggy.PluginManager(hookspecs.PROJECT)
-            self._pm.add_hookspecs(hookspecs)
-        return self._pm
-
-    def _register_hooks(self, obj: object, source: Source) -> str | None:
-        """Register ``obj``'s hooks, all or nothing; return what is wrong, if anything."""
-        import pluggy
-
-        pm = self._plugin_manager()
-        # Names with a spec, taken before registering: a misspelt hook must not suggest itself.
-        known = [
-            n for n in vars(pm.hook) if not n.startswith("_") and pm.hook.__dict__[n].has_spec()
-        ]
-        key = f"{source.distribution or '-'}:{source.name}"
-        try:
-            pm.register(obj, name=key)
-        except (pluggy.PluginValidationError, ValueError) as exc:
-            if pm.has_plugin(key):
-                pm.unregister(name=key)
-            return f"invalid hook: {exc}"
-        for caller in pm.get_hookcallers(obj) or []:
-            if not caller.has_spec():
-                pm.unregister(name=key)
-                hint = closest(caller.name, known)
-                maybe = f" (did you mean {hint!r}?)" if hint else ""
-                return f"implements unknown hook {caller.name!r}{maybe}"
-        return None
 
     def _call_register_hook(
         self, plugin: object, source: Source, found: list[ProviderInfo]
@@ -348,17 +312,11 @@ class Registry:
     @property
     def has_observers(self) -> bool:
         self.load()
-        return self._pm is not None
+        return self._hooks.active
 
     def notify(self, hook: str, **kwargs: Any) -> None:
         """Call every implementation of an observer hook; one that raises is logged, skipped."""
-        if self._pm is None:
-            return
-        for impl in getattr(self._pm.hook, hook).get_hookimpls():
-            try:
-                impl.function(*[kwargs[arg] for arg in impl.argnames])
-            except Exception as exc:  # noqa: BLE001 - an observer must never break a call
-                log.warning("hook %s of plugin %s raised %s", hook, impl.plugin_name, describe(exc))
+        self._hooks.notify(hook, **kwargs)
 
 
 def _qualified_key(qualified: str) -> str:

@@ -312,8 +312,8 @@ def test_a_malformed_hookimpl_is_a_load_failure_leaving_nothing_registered(
     assert [info.name for info in registry.providers()] == ["Echo"]
     g4f_core.complete("Hi", provider="Echo")
     assert sys.modules[modules["Sloppy"]].seen == []  # its valid hook was not kept either
-    if registry._pm is not None:
-        assert registry._pm.get_plugins() == set()
+    if registry._hooks.pm is not None:
+        assert registry._hooks.pm.get_plugins() == set()
 
 
 def test_an_invalid_provider_keeps_none_of_its_hooks(

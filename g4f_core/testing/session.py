@@ -1,6 +1,6 @@
 """One conformance run: the provider behind a probe, the servers it talks to, bounded calls.
 
-Calls go through the real call path (:func:`g4f_core.calls.prepare` and
+Calls go through the real call path (:func:`g4f_core.planning.prepare` and
 :class:`~g4f_core.calls.ChatStream`), exactly as a user's would, on a registry of its
 own so installed observer plugins never see them. The :class:`Probe` wraps
 ``_create_completion`` because the core hides what a provider really does: it turns a
@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ..calls import ChatStream, prepare
+from ..calls import ChatStream
 from ..context import CallContext, env_name
+from ..planning import prepare
 from ..provider import ProviderInfo
 from ..registry import Registry
 from .loopback import Relay

@@ -1,0 +1,169 @@
+"""Checking a request before anything is sent, and choosing who answers it.
+
+:func:`prepare` checks the messages, the framework options, the provider (or the
+candidates that serve the model), the model, streaming, credentials, the provider's
+own options and the endpoint settings. It returns a :class:`Plan`, or raises a typed
+error naming what is wrong; no connection is ever opened here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from .context import CallContext, env_name, max_retries
+from .errors import (
+    AuthRequiredError,
+    G4FError,
+    InvalidRequestError,
+    ModelNotSupportedError,
+    ProviderNotWorkingError,
+    StreamNotSupportedError,
+)
+from .messages import Message, normalize_messages
+from .options import FRAMEWORK_OPTIONS, check_options, closest
+from .provider import ProviderInfo
+from .registry import Registry, match_model
+
+__all__ = ["Candidate", "Plan", "prepare"]
+
+_FRAMEWORK = {opt.name: opt for opt in FRAMEWORK_OPTIONS}
+
+
+@attrs.frozen
+class Candidate:
+    info: ProviderInfo
+    model: str
+    kwargs: Mapping[str, Any]
+
+
+@attrs.frozen
+class Plan:
+    """A checked request: who to try, in order, and with what."""
+
+    candidates: tuple[Candidate, ...]
+    messages: tuple[Message, ...] = attrs.field(repr=False)
+    stream: bool
+    framework: Mapping[str, Any] = attrs.field(repr=False)
+    max_retries: int
+    by_name: bool
+    registry: Registry = attrs.field(repr=False)
+
+
+def prepare(
+    registry: Registry,
+    messages: object,
+    *,
+    provider: str | ProviderInfo | None,
+    model: str | None,
+    stream: bool,
+    options: Mapping[str, Any],
+) -> Plan:
+    """Check everything about a request; raise a typed error before any I/O."""
+    checked = normalize_messages(messages)
+    if model is not None and not isinstance(model, str):
+        model = getattr(model, "name", model)  # gpt4free's Model objects carry .name
+        if not isinstance(model, str):
+            raise InvalidRequestError(f"model must be a str, not {type(model).__name__}")
+    framework = {k: v for k, v in options.items() if k in _FRAMEWORK}
+    framework = check_options(framework, FRAMEWORK_OPTIONS, owner="g4f-core", open_ended=False)
+    extra = {k: v for k, v in options.items() if k not in _FRAMEWORK}
+    retries = max_retries(framework, registry.environ)
+    candidates: tuple[Candidate, ...]
+    if provider is not None:
+        info = registry.get(provider)
+        candidates = (_check_provider(info, model, stream, framework, extra, registry),)
+    else:
+        candidates = _by_model(registry, model, stream, framework, extra)
+    # Settings and environment are checked now too (bad URLs, bad env values).
+    for cand in candidates:
+        CallContext.build(cand.info.name, cand.info.url, framework, registry.environ)
+    return Plan(
+        candidates=candidates,
+        messages=tuple(checked),
+        stream=stream,
+        framework=framework,
+        max_retries=retries,
+        by_name=provider is not None,
+        registry=registry,
+    )
+
+
+def _check_provider(
+    info: ProviderInfo,
+    model: str | None,
+    stream: bool,
+    framework: Mapping[str, Any],
+    extra: Mapping[str, Any],
+    registry: Registry,
+) -> Candidate:
+    if not info.working:
+        raise ProviderNotWorkingError(
+            f"provider {info.name!r} declares itself not working; choose another with "
+            "`g4f-core providers --working`"
+        )
+    if model is None:
+        short = info.default_model
+    else:
+        found = match_model(info, model)
+        if found is None:
+            hint = closest(model, info.models)
+            maybe = f"; did you mean {hint!r}?" if hint else ""
+            raise ModelNotSupportedError(
+                f"provider {info.name!r} does not serve model {model!r}{maybe} "
+                f"(served: {', '.join(info.models)})"
+            )
+        short = found
+    if stream and not info.supports_stream:
+        raise StreamNotSupportedError(
+            f"provider {info.name!r} cannot stream; call it without streaming "
+            "(complete(), stream=False or --no-stream)"
+        )
+    if info.needs_auth and not (
+        framework.get("auth") or registry.environ.get(env_name(info.name, "AUTH"))
+    ):
+        raise AuthRequiredError(
+            f"provider {info.name!r} needs a credential: pass auth=... or set "
+            f"{env_name(info.name, 'AUTH')}"
+        )
+    kwargs = check_options(
+        extra, info.options, owner=f"provider {info.name!r}", open_ended=info.accepts_any_option
+    )
+    return Candidate(info, short, kwargs)
+
+
+def _by_model(
+    registry: Registry,
+    model: str | None,
+    stream: bool,
+    framework: Mapping[str, Any],
+    extra: Mapping[str, Any],
+) -> tuple[Candidate, ...]:
+    if model is None:
+        raise InvalidRequestError("name a provider= or a model= to choose providers by")
+    serving = registry.select(model=model)
+    if not serving:
+        every = sorted({m for p in registry.providers() for m in p.models})
+        hint = closest(model, every)
+        maybe = f"; did you mean {hint!r}?" if hint else ""
+        raise ModelNotSupportedError(
+            f"no installed provider serves model {model!r}{maybe} (see `g4f-core models`)"
+        )
+    candidates, errors = [], []
+    for info in serving:
+        try:
+            candidates.append(_check_provider(info, model, stream, framework, extra, registry))
+        except G4FError as exc:
+            errors.append(exc)
+    if not candidates:
+        raise (
+            errors[0]
+            if len(errors) == 1
+            else type(errors[0])(
+                f"no provider can take this call for model {model!r}: "
+                + "; ".join(str(e) for e in errors)
+            )
+        )
+    return tuple(candidates)
