@@ -12,6 +12,7 @@ duplicated, and the error carries ``partial_text``: exactly what was delivered.
 from __future__ import annotations
 
 import contextvars
+import logging
 import random
 import time
 from collections.abc import Generator, Iterator
@@ -34,6 +35,7 @@ from .redaction import redact, safe_cause
 
 __all__ = ["ChatStream"]
 
+log = logging.getLogger("g4f_core")
 _MAX_BACKOFF = 8.0
 _MAX_RETRY_AFTER = 60.0  # a server asking for longer gets its error back at once
 
@@ -202,7 +204,10 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
     finally:
         close = getattr(source, "close", None)
         if close is not None:
-            run.run(close)
+            try:
+                run.run(close)
+            except Exception as exc:  # noqa: BLE001 - a failed clean-up must not replace the outcome
+                log.debug("%s: closing the provider raised %s", info.name, type(exc).__name__)
         if observe:
             event = attrs.evolve(
                 _event(cand, plan, ctx),
@@ -223,6 +228,10 @@ def _event(cand: Candidate, plan: Plan, ctx: CallContext) -> Any:
 
 def _wrap(exc: Exception, provider: str) -> ProviderError:
     module = type(exc).__module__.split(".")[0]
+    if isinstance(exc, ValueError):  # e.g. response.json() on a reply that is not JSON
+        return ProviderResponseError(
+            f"the provider could not read the reply ({type(exc).__name__})", provider=provider
+        )
     if module in ("requests", "urllib3") or isinstance(exc, OSError):
         from .http_errors import translate
 

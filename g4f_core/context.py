@@ -81,6 +81,30 @@ def max_retries(options: Mapping[str, object], env: Mapping[str, str]) -> int:
     return value
 
 
+def _proxy(url: str | None) -> str | None:
+    """A proxy URL requests can use, checked now rather than failing as a retried connect."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    schemes = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")
+    if parts.scheme not in schemes or not parts.hostname:
+        raise InvalidRequestError(
+            f"option 'proxy' must be a URL like http://host:port (schemes: {', '.join(schemes)})"
+        )
+    if parts.scheme.startswith("socks"):
+        import importlib.util
+
+        if importlib.util.find_spec("socks") is None:
+            raise InvalidRequestError("a socks proxy needs PySocks: pip install requests[socks]")
+    return url
+
+
+def _ca_bundle(path: str | None) -> str | None:
+    if path is not None and not os.path.exists(path):
+        raise InvalidRequestError("option 'ca_bundle' names a file or folder that does not exist")
+    return path
+
+
 def _text(options: Mapping[str, object], key: str) -> str | None:
     value = options.get(key)
     if value is None or value == "":
@@ -147,9 +171,9 @@ class CallContext:
             base_url=base_url,
             timeout=timeout or float(DEFAULTS["timeout"] or 30.0),
             deadline_at=start + deadline if deadline else None,
-            proxy=_text(options, "proxy"),
+            proxy=_proxy(_text(options, "proxy")),
             auth=_text(options, "auth") or env.get(env_name(provider, "AUTH")) or None,
-            ca_bundle=_text(options, "ca_bundle"),
+            ca_bundle=_ca_bundle(_text(options, "ca_bundle")),
             max_line_bytes=_limit(options, env, "max_line_bytes"),
             max_reply_bytes=_limit(options, env, "max_reply_bytes"),
         )

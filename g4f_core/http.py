@@ -11,12 +11,14 @@ settings are ignored, so a request goes where the call says. Failures of
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import requests
@@ -52,9 +54,13 @@ def _watched_head(sock: socket.socket | None, read: Callable[[], _Response]) -> 
         return read()
     watchdog.watch(sock, until)
     try:
-        return read()
+        response = read()
     finally:
-        watchdog.clear(sock)
+        fired = watchdog.clear(sock)
+    if fired:  # the head was cut short: http.client may have taken the cut for its end
+        response.close()
+        raise TimeoutError("the response head did not arrive in time")
+    return response
 
 
 class _HTTPConnection(urllib3.connection.HTTPConnection):
@@ -85,9 +91,27 @@ class _RedactTargets(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if expiry.get() is not None and isinstance(record.args, tuple):
             record.args = tuple(
-                "<target>" if isinstance(a, str) and a.startswith("/") else a for a in record.args
+                "<target>" if isinstance(a, str) and (a.startswith("/") or "://" in a) else a
+                for a in record.args
             )
         return True
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+_MAX_PROXIES = 8
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter with watched pools, also behind a proxy, and few proxy pools."""
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if hasattr(manager, "pool_classes_by_scheme"):
+            manager.pool_classes_by_scheme = _POOLS
+        while len(self.proxy_manager) > _MAX_PROXIES:  # e.g. rotating proxy credentials
+            oldest = next(iter(self.proxy_manager))
+            self.proxy_manager.pop(oldest).clear()
+        return manager
 
 
 def _shared_adapter() -> HTTPAdapter:
@@ -97,13 +121,20 @@ def _shared_adapter() -> HTTPAdapter:
         with _adapter_lock:
             if _adapter is None:
                 logging.getLogger("urllib3.connectionpool").addFilter(_RedactTargets())
-                adapter = HTTPAdapter(pool_connections=16, pool_maxsize=64, max_retries=0)
-                adapter.poolmanager.pool_classes_by_scheme = {
-                    "http": _HTTPPool,
-                    "https": _HTTPSPool,
-                }
+                adapter = _Adapter(pool_connections=16, pool_maxsize=64, max_retries=0)
+                adapter.poolmanager.pool_classes_by_scheme = _POOLS
                 _adapter = adapter
     return _adapter
+
+
+def _forget_pool_after_fork() -> None:
+    """A forked child must not share its parent's keep-alive sockets."""
+    global _adapter, _adapter_lock
+    _adapter, _adapter_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 class Client:
@@ -199,11 +230,11 @@ class Client:
             expiry.reset(token)
         if response.status_code not in expect:
             try:
-                raise redact(
-                    error_from_response(response, self.context.provider), self.context.auth
-                )
+                with self._watching(response):  # an error body may trickle too
+                    error = error_from_response(response, self.context.provider)
             finally:
                 response.close()
+            raise redact(error, self.context.auth)
         if not stream:
             self._read_body(response)
         return response
@@ -217,12 +248,13 @@ class Client:
             watchdog.watch(sock, until)
         try:
             body = response.raw.read(limit + 1, decode_content=True) or b""
-            if time.monotonic() >= until:
-                raise self._timeout_error()
+            if (sock is not None and watchdog.clear(sock)) or time.monotonic() >= until:
+                raise self._timeout_error()  # cut short: what was read is not the whole body
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             response.close()
             error = translate(exc, self.context.provider, self.origin, during_stream=True)
-            if isinstance(error, ProviderTimeoutError) or time.monotonic() >= until:
+            fired = sock is not None and watchdog.clear(sock)
+            if fired or isinstance(error, ProviderTimeoutError) or time.monotonic() >= until:
                 error = self._timeout_error()
             raise redact(error, self.context.auth) from safe_cause(exc)
         finally:
@@ -262,7 +294,7 @@ class Client:
                 _set_read_timeout(raw, ctx.wait_limit(idle_left))
                 chunk = raw.read1(_READ_SIZE, decode_content=True)
                 if not chunk:
-                    if time.monotonic() >= until:  # shut down by the watchdog
+                    if sock is not None and watchdog.clear(sock):  # it was shut down
                         raise self._timeout_error()
                     break
                 received += len(chunk)
@@ -273,11 +305,16 @@ class Client:
                     )
                 datas, failed = decoder.feed_data(chunk)
                 if datas:
-                    last_event = time.monotonic()
-                    if sock is not None:
-                        until = self._until(last_event)
-                        watchdog.watch(sock, until)
+                    # The time the caller spends between chunks is not a wait on the
+                    # server: stop the clock while the events are handed over.
+                    fired = sock is not None and watchdog.clear(sock)
                     yield from datas
+                    if fired:  # what arrived is delivered; the socket is shut all the same
+                        raise self._timeout_error()
+                    last_event = time.monotonic()
+                    until = self._until(last_event)
+                    if sock is not None:
+                        watchdog.watch(sock, until)
                 if failed is not None:
                     raise failed
             decoder.end()
@@ -297,7 +334,8 @@ class Client:
             ) from None
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
             error = translate(exc, ctx.provider, self.origin, during_stream=True)
-            if isinstance(error, ProviderTimeoutError) or time.monotonic() >= until:
+            fired = sock is not None and watchdog.clear(sock)
+            if fired or isinstance(error, ProviderTimeoutError) or time.monotonic() >= until:
                 error = self._timeout_error()
             raise redact(error, self.context.auth) from safe_cause(exc)
         finally:
@@ -322,6 +360,27 @@ class Client:
             pass
         finally:
             response.close()
+
+    @contextlib.contextmanager
+    def _watching(self, response: requests.Response) -> Iterator[None]:
+        """Keep a whole read of ``response`` within one timeout and the deadline."""
+        sock = _socket(response.raw)
+        if sock is None:
+            yield
+            return
+        watchdog.watch(sock, self._until(time.monotonic()))
+        try:
+            yield
+        finally:
+            watchdog.clear(sock)
+
+    def read_some(self, response: requests.Response, limit: int = 4096) -> bytes:
+        """Up to ``limit`` bytes of a body, for quoting in an error; b"" if it fails."""
+        with self._watching(response):
+            try:
+                return response.raw.read(limit, decode_content=True) or b""
+            except (urllib3.exceptions.HTTPError, OSError):
+                return b""
 
     def _until(self, last_event: float) -> float:
         """When the wait for the next event must end: the idle limit, cut by the deadline."""

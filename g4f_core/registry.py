@@ -55,7 +55,8 @@ class Registry:
         self._dists = distributions
         self._environ = environ
         self._extra_plugins = list(plugins)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._loading = False
         self._loaded = False
         self._providers: list[ProviderInfo] = []
         self._by_name: dict[str, list[ProviderInfo]] = {}
@@ -69,7 +70,7 @@ class Registry:
     @classmethod
     def from_path(cls, paths: Iterable[str], **kwargs: Any) -> Registry:
         """A registry of only the distributions installed under ``paths`` (used by tests)."""
-        return cls(distributions(list(paths)), **kwargs)
+        return cls(list(distributions(list(paths))), **kwargs)
 
     # -- discovery -------------------------------------------------------------------
 
@@ -82,11 +83,24 @@ class Registry:
         if self._loaded:
             return
         with self._lock:
-            if not self._loaded:
+            if self._loaded:
+                return
+            if self._loading:  # a plugin asked for providers while being imported
+                raise PluginLoadError(
+                    "providers cannot be looked up while plugins are loading: a plugin "
+                    "uses g4f_core at import time; look providers up when called instead"
+                )
+            self._loading = True
+            try:
                 self._discover()
                 self._loaded = True
+            finally:
+                self._loading = False
 
     def _discover(self) -> None:
+        # Start from nothing, so a discovery that raised (strict mode) can run again.
+        self._providers, self._by_name, self._by_qualified = [], {}, {}
+        self._failures, self._hooks = [], Hooks()
         self.discoveries += 1
         env = self.environ
         self._strict = env.get("G4F_CORE_STRICT", "").strip() not in ("", "0")
@@ -275,7 +289,7 @@ class Registry:
                 return (
                     f"provider {name!r} is installed but failed to load: {failure.error} "
                     f"(from {failure.distribution or 'code'}; run with G4F_CORE_STRICT=1 "
-                    "to see the traceback)"
+                    "and G4F_CORE_DEBUG=1 to see the traceback)"
                 )
         if base in self._disabled:
             return f"provider {name!r} is disabled by G4F_CORE_DISABLE"

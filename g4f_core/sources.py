@@ -54,6 +54,11 @@ class Source:
         return PluginFailure(self.name, self.entry_point, self.distribution, self.version, error)
 
 
+def _folder_name(dist: Distribution) -> str | None:
+    path = getattr(dist, "path", None) or getattr(dist, "_path", None)
+    return os.path.basename(str(path)).split("-")[0] if path else None
+
+
 def canonical(name: str) -> str:
     """A distribution name as pip compares it (PEP 503)."""
     return re.sub(r"[-_.]+", "-", name).lower()
@@ -66,7 +71,8 @@ def entry_points(dists: Iterable[Distribution]) -> Iterator[tuple[Any, Source]]:
         text = dist.read_text("entry_points.txt")
         if not text or GROUP not in text:
             continue  # cheap test first: most distributions are not plugins
-        dist_name = dist.metadata["Name"] or "unknown"
+        # A METADATA without a Name (an interrupted install) must not stop discovery.
+        dist_name = dist.metadata.get("Name") or _folder_name(dist) or "unknown"
         key = canonical(dist_name)
         if key in seen:
             continue

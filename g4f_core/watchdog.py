@@ -11,6 +11,7 @@ the moment costs a dictionary write, so it can run for every event of a stream.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -24,8 +25,15 @@ expiry: ContextVar[float | None] = ContextVar("g4f_core_expiry", default=None)
 
 class Watchdog:
     def __init__(self) -> None:
+        self._reset()
+        # After fork() the child has the parent's state but not its thread: start afresh.
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
         self._cond = threading.Condition()
         self._until: dict[socket.socket, float] = {}
+        self._fired: set[socket.socket] = set()
         self._thread: threading.Thread | None = None
         self._wake = 0.0  # when the thread next looks at the deadlines
 
@@ -45,24 +53,28 @@ class Watchdog:
             elif earlier:
                 self._cond.notify()
 
-    def clear(self, sock: socket.socket) -> None:
+    def clear(self, sock: socket.socket) -> bool:
+        """Stop watching ``sock``; True if the watchdog had already shut it down."""
         with self._cond:
             self._until.pop(sock, None)
+            if sock in self._fired:
+                self._fired.discard(sock)
+                return True
+            return False
 
     def _run(self) -> None:
         while True:
             with self._cond:
                 now = time.monotonic()
-                due = [s for s, until in self._until.items() if until <= now]
-                for sock in due:
-                    del self._until[sock]
-                if not due:
-                    self._wake = min(self._until.values(), default=now + 60.0)
-                    self._cond.wait(timeout=max(self._wake - now, 0.001))
-                    continue
-            for sock in due:
-                with contextlib.suppress(OSError):  # already closed: nothing left to stop
-                    sock.shutdown(socket.SHUT_RDWR)
+                # Decided and done under the lock, so a re-arm cannot race the shutdown.
+                for sock, until in list(self._until.items()):
+                    if until <= now:
+                        del self._until[sock]
+                        self._fired.add(sock)
+                        with contextlib.suppress(OSError):  # already closed: nothing to stop
+                            sock.shutdown(socket.SHUT_RDWR)
+                self._wake = min(self._until.values(), default=now + 60.0)
+                self._cond.wait(timeout=max(self._wake - now, 0.001))
 
 
 watchdog = Watchdog()

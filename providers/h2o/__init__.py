@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 import uuid
@@ -69,6 +70,16 @@ _RETRYABLE_EVENTS = {"overloaded", "incomplete_generation"}
 _COOKIE = "hf-chat"
 _sessions: dict[str, str] = {}  # base URL -> accepted chat-ui session cookie
 _sessions_lock = threading.Lock()
+
+
+def _new_lock_after_fork() -> None:
+    """A lock held by another thread at fork() would stay held in the child."""
+    global _sessions_lock
+    _sessions_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_after_fork)
 
 
 def emulator(host: str = "localhost", port: int = 0, token_delay: float = 0.0) -> Emulator:
@@ -255,7 +266,7 @@ def _parse(data: str) -> dict[str, Any]:
 def _not_a_token_stream(http: Client, response: requests.Response, ctype: str) -> Exception:
     from g4f_core.errors import ProviderResponseError
 
-    head = response.raw.read(4096, decode_content=True) or b""
+    head = http.read_some(response, 4096)
     if head.lstrip().startswith(b'{"type"'):
         return ProviderResponseError(
             f"{http.origin} streams chat-ui's newline-delimited JSON updates (chat-ui after its "
