@@ -1,0 +1,45 @@
+"""What every ``g4f-core`` command shares: where it writes, exit codes, tables."""
+
+from __future__ import annotations
+
+import json
+from typing import IO
+
+from .provider import ProviderInfo
+from .registry import Registry
+
+__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "Out", "source", "table", "yes"]
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+class Out:
+    """The registry a command reads and the streams it writes to."""
+
+    def __init__(self, registry: Registry, stdout: IO[str], stderr: IO[str]) -> None:
+        self.registry, self.stdout, self.stderr = registry, stdout, stderr
+
+    def print(self, *parts: object) -> None:
+        print(*parts, file=self.stdout)
+
+    def json(self, data: object) -> None:
+        json.dump(data, self.stdout, indent=2, ensure_ascii=False)
+        self.stdout.write("\n")
+
+
+def source(info: ProviderInfo) -> str:
+    if not info.distribution:
+        return "code"
+    return f"{info.distribution} {info.version}" if info.version else info.distribution
+
+
+def yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]

@@ -1,0 +1,162 @@
+"""The ``g4f-core`` commands that run something: chat, emulate, check, new-provider."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from .cli_output import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Out
+from .errors import InvalidRequestError
+from .provider import ProviderInfo
+
+__all__ = ["cmd_chat", "cmd_check", "cmd_emulate", "cmd_new_provider"]
+
+
+def _parse_options(pairs: list[str], infos: list[ProviderInfo]) -> dict[str, Any]:
+    declared = {opt.name: opt for info in infos for opt in info.options}
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise InvalidRequestError(f"-o takes KEY=VALUE, not {pair!r}")
+        opt = declared.get(key)
+        if opt is not None:
+            options[key] = opt.parse(text)
+        else:  # undeclared: let the provider's checks name the problem
+            try:
+                options[key] = json.loads(text)
+            except ValueError:
+                options[key] = text
+    return options
+
+
+def cmd_chat(out: Out, args: argparse.Namespace) -> int:
+    from . import calls, planning
+
+    prompt = args.prompt
+    if prompt == "-":
+        if sys.stdin.isatty():
+            raise InvalidRequestError("pass the prompt as an argument, or pipe it on stdin")
+        prompt = sys.stdin.read()
+    if not prompt.strip():
+        raise InvalidRequestError("the prompt is empty: pass it as an argument or on stdin")
+    if not args.provider and not args.model:
+        names = ", ".join(p.name for p in out.registry.select(working=True)) or "none installed"
+        raise InvalidRequestError(
+            f"choose a provider with -p NAME or a model with -m MODEL (providers: {names})"
+        )
+    infos = (
+        [out.registry.get(args.provider)]
+        if args.provider
+        else out.registry.select(model=args.model)
+    )
+    options = _parse_options(args.option, infos)
+    for key in (
+        "base_url",
+        "timeout",
+        "deadline",
+        "max_retries",
+        "max_line_bytes",
+        "max_reply_bytes",
+    ):
+        value = getattr(args, key)
+        if value is not None:
+            options[key] = value
+    # Streaming is the CLI's default, not a demand: a provider that cannot stream
+    # answers whole instead of failing.
+    stream = not args.no_stream and any(info.supports_stream for info in infos)
+    plan = planning.prepare(
+        out.registry,
+        prompt,
+        provider=args.provider,
+        model=args.model,
+        stream=stream,
+        options=options,
+    )
+    with calls.ChatStream(plan) as chunks:
+        wrote = ""
+        try:
+            for chunk in chunks:
+                out.stdout.write(chunk)
+                out.stdout.flush()
+                wrote = chunk
+        finally:
+            if wrote and not wrote.endswith("\n"):
+                out.stdout.write("\n")
+                out.stdout.flush()
+    return EXIT_OK
+
+
+def cmd_emulate(out: Out, args: argparse.Namespace) -> int:
+    info = out.registry.get(args.name)
+    if info.emulator is None:
+        raise InvalidRequestError(f"provider {info.name!r} ships no emulator")
+    emulator = info.emulator(host=args.host, port=args.port, token_delay=args.token_delay)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        try:
+            url = emulator.start()
+        except OSError as exc:  # a busy port, a host that is not ours
+            raise InvalidRequestError(
+                f"cannot serve the {info.name} emulator on {args.host}:{args.port}: "
+                f"{exc.strerror or exc}; pick another --port"
+            ) from None
+        out.print(f"{info.name} emulator listening on {url}")
+        out.print(f'try: g4f-core chat -p {info.name} --base-url {url} "Hello"  (Ctrl-C stops)')
+        out.stdout.flush()
+        while not stop.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        emulator.stop()
+    out.print(f"{info.name} emulator stopped")
+    return EXIT_OK
+
+
+def cmd_check(out: Out, args: argparse.Namespace) -> int:
+    from .testing.command import run_checks
+
+    passed = run_checks(
+        out.registry,
+        args.names,
+        emulator=args.emulator,
+        as_json=args.json,
+        stdout=out.stdout,
+        stderr=out.stderr,
+    )
+    return EXIT_OK if passed else EXIT_ERROR
+
+
+def cmd_new_provider(out: Out, args: argparse.Namespace) -> int:
+    from .scaffold import new_provider
+
+    try:
+        files = new_provider(args.name, args.dir)
+    except InvalidRequestError as exc:
+        print(f"error: {exc}", file=out.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"error: {exc}", file=out.stderr)
+        return EXIT_ERROR
+    root = os.path.commonpath(files)
+    out.print(f"wrote a distribution for provider {args.name} to {root}:")
+    for path in files:
+        out.print(f"  {os.path.relpath(path, root)}")
+    steps = [
+        (f"pip install -e {root}", f"then `g4f-core providers` lists {args.name}"),
+        (f"pytest {root}", "its tests and the conformance suite, on its emulator"),
+        (f"g4f-core check {args.name} --emulator", "the conformance checks, with a verdict"),
+    ]
+    width = max(len(command) for command, _ in steps)
+    out.print("next:")
+    for command, why in steps:
+        out.print(f"  {command.ljust(width)}  # {why}")
+    return EXIT_OK
