@@ -156,11 +156,7 @@ class Client:
                 raise self._timeout_error()  # cut short: what was read is not the whole body
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             response.close()
-            error = translate(exc, self.context.provider, self.origin, during_stream=True)
-            fired = sock is not None and watchdog.clear(sock)
-            if fired or isinstance(error, ProviderTimeoutError) or time.monotonic() >= until:
-                error = self._timeout_error()
-            raise redact(error, self.context.auth) from safe_cause(exc)
+            raise self._read_failed(exc, sock, until) from safe_cause(exc)
         finally:
             if sock is not None:
                 watchdog.clear(sock)
@@ -237,11 +233,7 @@ class Client:
                 f"malformed stream from {self.origin}: {exc}", provider=ctx.provider
             ) from None
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
-            error = translate(exc, ctx.provider, self.origin, during_stream=True)
-            fired = sock is not None and watchdog.clear(sock)
-            if fired or isinstance(error, ProviderTimeoutError) or time.monotonic() >= until:
-                error = self._timeout_error()
-            raise redact(error, self.context.auth) from safe_cause(exc)
+            raise self._read_failed(exc, sock, until) from safe_cause(exc)
         finally:
             if sock is not None:
                 watchdog.clear(sock)
@@ -285,6 +277,16 @@ class Client:
                 return response.raw.read(limit, decode_content=True) or b""
             except (urllib3.exceptions.HTTPError, OSError):
                 return b""
+
+    def _read_failed(
+        self, exc: BaseException, sock: socket.socket | None, until: float
+    ) -> ProviderError:
+        """A failed body read: a timeout when the watchdog or a limit stopped it."""
+        error = translate(exc, self.context.provider, self.origin, during_stream=True)
+        fired = sock is not None and watchdog.clear(sock)
+        if fired or isinstance(error, ProviderTimeoutError) or time.monotonic() >= until:
+            error = self._timeout_error()
+        return redact(error, self.context.auth)
 
     def _until(self, last_event: float) -> float:
         """When the wait for the next event must end: the idle limit, cut by the deadline."""
