@@ -11,8 +11,10 @@ Standard library only. Usage::
         ...
 
 Layout: ``_emulator_state`` (records, sessions, conversations), ``_emulator_web`` (chat-ui and
-SvelteKit rules), ``_emulator_tgi`` (TGI validation, tokens and SSE encoding) and
-``_emulator_handler`` (HTTP). This module wires them into a threaded server.
+SvelteKit rules), ``_emulator_tgi`` (TGI validation, tokens and SSE encoding), and the HTTP
+side: ``_emulator_wire`` (writing responses and streams, timing faults),
+``_emulator_generate`` (the generation endpoint) and ``_emulator_handler`` (one handler per
+connection: hook checks and the other routes). This module wires them into a threaded server.
 """
 
 from __future__ import annotations
