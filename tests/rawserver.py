@@ -6,7 +6,8 @@
     assert server.wait_closed(server.requests[0].connection, 1.0)
 
 The n-th request is answered with the n-th script (the last one repeats), or with what a
-callable returns for the request. A script is a sequence of steps:
+callable returns for the request. A script is an iterable of steps (an iterator, even an
+endless one, is played once; a request that gets it again gets its remaining steps):
 
 ``bytes``
     sent as they are (``sendall``); chunked framing is written by hand with :func:`chunk`.
@@ -84,7 +85,7 @@ RESET = _Action("RESET")  # abort the connection with an RST
 HOLD = _Action("HOLD")  # send nothing more; wait for the client to leave
 
 Step = bytes | float | int | _Action
-Script = Sequence[Sequence[Step]] | Callable[["Request"], Iterable[Step]]
+Script = Sequence[Iterable[Step]] | Callable[["Request"], Iterable[Step]]
 LAST_CHUNK = b"0\r\n\r\n"
 
 
@@ -201,6 +202,10 @@ class RawServer:
     def wait_closed(self, number: int, timeout: float) -> bool:
         """True once connection ``number`` (1-based) has ended, whoever ended it."""
         return self.connection(number).closed.wait(timeout)
+
+    def wait_client_left(self, number: int, timeout: float) -> bool:
+        """True once connection ``number`` (1-based) has ended because the client closed it."""
+        return self.wait_closed(number, timeout) and self.connection(number).closed_by == "client"
 
     def wait_all_closed(self, timeout: float) -> bool:
         end = time.monotonic() + timeout
@@ -450,12 +455,16 @@ def chunk(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
-def sse(*payloads: object, ending: str = "\n") -> bytes:
-    """``data:`` events; a non-str payload is written as compact JSON in raw UTF-8 (as TGI)."""
+def sse(*payloads: object, ending: str = "\n", space: bool = False) -> bytes:
+    """``data:`` events; a non-str payload is written as compact JSON in raw UTF-8 (as TGI).
+
+    ``space`` writes ``data: `` (with the optional space most servers send) instead.
+    """
+    prefix = "data: " if space else "data:"
     out = []
     for payload in payloads:
         text = payload if isinstance(payload, str) else _dumps(payload)
-        out.append(f"data:{text}{ending}{ending}")
+        out.append(f"{prefix}{text}{ending}{ending}")
     return "".join(out).encode()
 
 

@@ -1,7 +1,7 @@
 """The transport over real loopback sockets: framing, limits, timeouts and error messages.
 
-Each test starts a small scripted server (a thread on 127.0.0.1, port 0) that reads
-the request head, then writes exact bytes with optional pauses and an optional abrupt
+Each test starts a scripted server (tests/rawserver.py: threads on 127.0.0.1, port 0) that
+reads the request, then writes exact bytes with optional pauses and an optional abrupt
 close, and records the connections it accepted, the requests it read and when it saw
 the client close. Every server stops by itself within a few seconds.
 """
@@ -12,16 +12,25 @@ import email.utils
 import gzip
 import itertools
 import json
-import select
-import socket
-import struct
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
+from rawserver import (
+    CLOSE,
+    HOLD,
+    LAST_CHUNK,
+    RESET,
+    RawServer,
+    Step,
+    chunk,
+    closed_port,
+    head,
+    reply,
+)
+from rawserver import sse as raw_sse
 from requests.structures import CaseInsensitiveDict
 
 from g4f_core.context import CallContext
@@ -36,171 +45,22 @@ from g4f_core.errors import (
 )
 from g4f_core.http import Client, origin, parse_retry_after, translate
 
-# -- the scripted server --------------------------------------------------------------
-
-CLOSE = "close"  # script step: close the connection now (FIN), mid-body or not
-RESET = "reset"  # script step: abort the connection (RST)
-Step = bytes | float | str
-Script = Iterable[Step]  # bytes to send, seconds to pause (watching for a close), CLOSE, RESET
-
-
-class RawServer:
-    """A loopback HTTP/1.1 server that answers the n-th request with the n-th script.
-
-    Pauses end early when the client closes. After a script the connection stays open
-    for the next request (keep-alive) until the client closes it or the server's
-    lifetime ends; a request with no script left gets no answer.
-    """
-
-    def __init__(self, scripts: Iterable[Script], *, lifetime: float = 4.0) -> None:
-        self._scripts = [iter(script) for script in scripts]
-        self._deadline = time.monotonic() + lifetime
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-        self.connections = 0
-        self.requests: list[bytes] = []  # request heads, in order
-        self.client_closed = threading.Event()
-        self.closed_at: float | None = None
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.05)
-        self.port: int = self._listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        accept = threading.Thread(target=self._accept_loop, daemon=True)
-        self._threads.append(accept)
-        accept.start()
-
-    def __enter__(self) -> RawServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in list(self._threads):
-            thread.join(timeout=5)
-        self._listener.close()
-
-    def _left(self) -> float:
-        return self._deadline - time.monotonic()
-
-    def _running(self) -> bool:
-        return not self._stop.is_set() and self._left() > 0
-
-    def _saw_close(self) -> None:
-        with self._lock:
-            if self.closed_at is None:
-                self.closed_at = time.monotonic()
-        self.client_closed.set()
-
-    def _accept_loop(self) -> None:
-        while self._running():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with self._lock:
-                self.connections += 1
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn.settimeout(max(self._left(), 0.1))  # a client that stops reading cannot wedge us
-        pending = bytearray()
-        try:
-            while self._running():
-                head = self._read_head(conn, pending)
-                if head is None:
-                    return
-                with self._lock:
-                    number = len(self.requests)
-                    self.requests.append(head)
-                self._skip_body(conn, head, pending)
-                if number >= len(self._scripts):
-                    continue  # no answer: wait for the client to give up
-                if not self._play(conn, self._scripts[number], pending):
-                    return
-        except TimeoutError:
-            pass  # our lifetime ran out while writing: the client did not close
-        except OSError:
-            self._saw_close()  # broken pipe or reset: the client went away
-        finally:
-            conn.close()
-
-    def _wait_readable(self, conn: socket.socket, seconds: float, pending: bytearray) -> bool:
-        """Wait up to ``seconds``; False if the client closed (data read goes to pending)."""
-        end = time.monotonic() + seconds
-        while self._running():
-            left = min(end - time.monotonic(), self._left(), 0.05)
-            if left <= 0 and end <= time.monotonic():
-                return True
-            readable, _, _ = select.select([conn], [], [], max(left, 0))
-            if readable:
-                data = conn.recv(65536)
-                if not data:
-                    self._saw_close()
-                    return False
-                pending += data
-                return True
-        return False
-
-    def _read_head(self, conn: socket.socket, pending: bytearray) -> bytes | None:
-        while b"\r\n\r\n" not in pending:
-            size = len(pending)
-            if not self._wait_readable(conn, self._left(), pending):
-                return None
-            if len(pending) == size and not self._running():
-                return None
-        end = pending.index(b"\r\n\r\n") + 4
-        head = bytes(pending[:end])
-        del pending[:end]
-        return head
-
-    def _skip_body(self, conn: socket.socket, head: bytes, pending: bytearray) -> None:
-        length = 0
-        for line in head.split(b"\r\n"):
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(pending) < length and self._wait_readable(conn, self._left(), pending):
-            pass
-        del pending[:length]
-
-    def _play(self, conn: socket.socket, script: Iterator[Step], pending: bytearray) -> bool:
-        """Play one script; False when the connection is finished."""
-        for step in script:
-            if not self._running():
-                return False
-            if isinstance(step, bytes):
-                conn.sendall(step)
-            elif step == CLOSE:
-                return False
-            elif step == RESET:
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                return False
-            elif isinstance(step, float | int):
-                end = time.monotonic() + step
-                while (left := end - time.monotonic()) > 0:
-                    if not self._wait_readable(conn, left, pending):
-                        return False
-        return True
-
+# -- the scripted server (tests/rawserver.py) -----------------------------------------
 
 RawServerFactory = Callable[..., RawServer]
 
 
 @pytest.fixture
 def serve_raw() -> Iterator[RawServerFactory]:
-    """``serve_raw(script, ...)`` starts a server answering request n with script n."""
+    """``serve_raw(script, ...)`` starts a server answering request n with script n.
+
+    A request with no script left gets no answer (:data:`HOLD`): the connection stays open
+    until the client gives up or the server's lifetime ends.
+    """
     servers: list[RawServer] = []
 
-    def start(*scripts: Script, lifetime: float = 4.0) -> RawServer:
-        server = RawServer(scripts, lifetime=lifetime)
+    def start(*scripts: Iterable[Step], lifetime: float = 4.0) -> RawServer:
+        server = RawServer([*scripts, [HOLD]], lifetime=lifetime).start()
         servers.append(server)
         return server
 
@@ -209,46 +69,19 @@ def serve_raw() -> Iterator[RawServerFactory]:
         server.stop()
 
 
+def client_left(server: RawServer, timeout: float = 2.0) -> bool:
+    """True once the server saw the client close the first connection."""
+    return server.wait_client_left(1, timeout)
+
+
 # -- HTTP framing helpers -------------------------------------------------------------
 
 PRIVATE_PATH = "/v1/SECRET?key=CANARY"
 
 
-def head(
-    status: int = 200,
-    headers: Mapping[str, str] | None = None,
-    *,
-    ctype: str = "text/event-stream",
-    framing: str = "chunked",
-    length: int = 0,
-) -> bytes:
-    """A response head; ``framing`` is "chunked", "length" (with ``length``) or "close"."""
-    lines = [f"HTTP/1.1 {status} Status", f"Content-Type: {ctype}"]
-    if framing == "chunked":
-        lines.append("Transfer-Encoding: chunked")
-    elif framing == "length":
-        lines.append(f"Content-Length: {length}")
-    else:
-        lines.append("Connection: close")
-    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-def chunk(data: bytes) -> bytes:
-    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
-
-
-LAST_CHUNK = b"0\r\n\r\n"
-
-
 def sse(*payloads: str, ending: str = "\n") -> bytes:
-    return "".join(f"data: {p}{ending}{ending}" for p in payloads).encode()
-
-
-def reply(status: int, body: bytes, ctype: str = "application/json", **headers: str) -> list[Step]:
-    """A complete Content-Length response."""
-    extra = {name.replace("_", "-"): value for name, value in headers.items()}
-    return [head(status, extra, ctype=ctype, framing="length", length=len(body)) + body]
+    """``data: `` events (with the space)."""
+    return raw_sse(*payloads, ending=ending, space=True)
 
 
 def stream_of(body: bytes) -> list[Step]:
@@ -378,9 +211,10 @@ def test_a_stalled_stream_is_closed_so_the_server_sees_the_client_go(
     start = time.monotonic()
     with pytest.raises(ProviderTimeoutError):
         collect(client_for(server, timeout=0.5))
-    assert server.client_closed.wait(2.0)
-    assert server.closed_at is not None
-    assert server.closed_at - start < 2.0
+    assert client_left(server)
+    closed_at = server.connection(1).closed_at
+    assert closed_at is not None
+    assert closed_at - start < 2.0
 
 
 def test_keep_alive_comments_alone_are_not_progress(serve_raw: RawServerFactory) -> None:
@@ -391,7 +225,7 @@ def test_keep_alive_comments_alone_are_not_progress(serve_raw: RawServerFactory)
         collect(client_for(server, timeout=0.5))
     assert info.value.phase == "idle"
     assert time.monotonic() - start < 2.0
-    assert server.client_closed.wait(2.0)
+    assert client_left(server)
 
 
 def test_a_byte_trickle_that_never_completes_an_event_is_an_idle_timeout(
@@ -418,7 +252,7 @@ def test_an_endless_trickle_of_events_stops_at_the_deadline(serve_raw: RawServer
     assert client.context.deadline_at is not None
     assert time.monotonic() - client.context.deadline_at < 1.0  # deadline 1 s, slack 1 s
     assert received  # events did arrive before it
-    assert server.client_closed.wait(2.0)
+    assert client_left(server)
 
 
 # -- events(): broken streams -----------------------------------------------------------
@@ -484,7 +318,7 @@ def test_an_endless_line_is_refused_soon_after_max_line_bytes(serve_raw: RawServ
     server = serve_raw(itertools.chain([head(), chunk(b"data: ")], itertools.repeat(piece, 1000)))
     with pytest.raises(ProviderResponseError, match="max_line_bytes"):
         collect(client_for(server, timeout=2.0, max_line_bytes=64 << 10))
-    assert server.client_closed.wait(2.0)
+    assert client_left(server)
 
 
 def test_a_reply_over_max_reply_bytes_is_a_response_error(serve_raw: RawServerFactory) -> None:
@@ -535,7 +369,7 @@ def test_an_error_type_in_a_json_error_body_is_kept(serve_raw: RawServerFactory)
 
 
 def test_a_429_with_retry_after_seconds_is_a_rate_limit_error(serve_raw: RawServerFactory) -> None:
-    server = serve_raw(reply(429, b"{}", Retry_After="7"))
+    server = serve_raw(reply(429, b"{}", headers={"Retry-After": "7"}))
     with pytest.raises(RateLimitError) as info:
         client_for(server, timeout=2.0).request("POST", "chat")
     assert info.value.status == 429
@@ -546,7 +380,7 @@ def test_a_429_with_retry_after_http_date_is_a_rate_limit_error(
     serve_raw: RawServerFactory,
 ) -> None:
     when = email.utils.format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), True)
-    server = serve_raw(reply(429, b"slow down", "text/plain", Retry_After=when))
+    server = serve_raw(reply(429, b"slow down", ctype="text/plain", headers={"Retry-After": when}))
     with pytest.raises(RateLimitError) as info:
         client_for(server, timeout=2.0).request("POST", "chat")
     assert info.value.retry_after is not None
@@ -563,7 +397,7 @@ def big_html(title: str = "Bad gateway") -> bytes:
 def test_a_502_html_page_becomes_a_short_message_naming_html_and_its_title(
     serve_raw: RawServerFactory,
 ) -> None:
-    server = serve_raw(reply(502, big_html(), "text/html; charset=utf-8"))
+    server = serve_raw(reply(502, big_html(), ctype="text/html; charset=utf-8"))
     with pytest.raises(ProviderHTTPError) as info:
         client_for(server, timeout=2.0).request("POST", "chat")
     message = str(info.value)
@@ -576,32 +410,30 @@ def test_a_502_html_page_becomes_a_short_message_naming_html_and_its_title(
 
 def test_a_redirect_to_another_port_is_not_followed(serve_raw: RawServerFactory) -> None:
     other = serve_raw(reply(200, b"{}"))
-    server = serve_raw(reply(307, b"", "text/plain", Location=other.url + "/steal"))
+    server = serve_raw(
+        reply(307, b"", ctype="text/plain", headers={"Location": other.url + "/steal"})
+    )
     with pytest.raises(ProviderResponseError, match="redirect"):
         client_for(server, timeout=2.0).request("POST", "chat", json={"prompt": "secret"})
     time.sleep(0.1)
-    assert other.connections == 0
+    assert other.accepted == 0
     assert other.requests == []
 
 
 def test_a_redirect_error_names_the_target_origin_only(serve_raw: RawServerFactory) -> None:
-    server = serve_raw(reply(307, b"", "text/plain", Location="http://elsewhere:8080/p?q=CANARY"))
+    server = serve_raw(
+        reply(
+            307, b"", ctype="text/plain", headers={"Location": "http://elsewhere:8080/p?q=CANARY"}
+        )
+    )
     with pytest.raises(ProviderResponseError) as info:
         client_for(server, timeout=2.0).request("POST", "chat")
     assert "http://elsewhere:8080" in str(info.value)
     assert_no_secret(info.value)
 
 
-def free_port() -> int:
-    """A port nothing listens on: bound, then closed."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 def test_connection_refused_is_a_connection_error_naming_host_and_port() -> None:
-    port = free_port()
+    port = closed_port()
     with pytest.raises(ProviderConnectionError) as info:
         client_for(f"http://127.0.0.1:{port}", timeout=2.0).request("GET", "models")
     assert f"127.0.0.1:{port}" in str(info.value)
@@ -652,7 +484,7 @@ def test_finish_after_the_final_event_lets_the_next_request_reuse_the_connection
     assert read_until_done(client) == ["a", "[DONE]"]
     assert client.request("GET", "models").json() == {"ok": True}
     assert len(server.requests) == 2
-    assert server.connections == 1
+    assert server.accepted == 1
 
 
 def test_a_stream_read_to_its_end_lets_the_next_request_reuse_the_connection(
@@ -662,7 +494,7 @@ def test_a_stream_read_to_its_end_lets_the_next_request_reuse_the_connection(
     client = client_for(server, timeout=2.0)
     assert collect(client) == ["a", "b"]
     client.request("GET", "models")
-    assert server.connections == 1
+    assert server.accepted == 1
 
 
 def test_finish_closes_a_connection_that_keeps_sending(serve_raw: RawServerFactory) -> None:
@@ -672,9 +504,9 @@ def test_finish_closes_a_connection_that_keeps_sending(serve_raw: RawServerFacto
     )
     client = client_for(server, timeout=2.0)
     assert read_until_done(client) == ["[DONE]"]
-    assert server.client_closed.wait(2.0)
+    assert client_left(server)
     client.request("GET", "models")
-    assert server.connections == 2
+    assert server.accepted == 2
 
 
 # -- error messages never carry the path or query ---------------------------------------
@@ -682,9 +514,13 @@ def test_finish_closes_a_connection_that_keeps_sending(serve_raw: RawServerFacto
 
 SCENARIOS: dict[str, tuple[list[Step], dict[str, object], bool]] = {
     "500-json": (reply(500, b'{"message": "boom"}'), {}, False),
-    "429": (reply(429, b"{}", Retry_After="1"), {}, False),
-    "502-html": (reply(502, big_html(), "text/html"), {}, False),
-    "redirect": (reply(302, b"", "text/plain", Location="/v1/SECRET?key=CANARY"), {}, False),
+    "429": (reply(429, b"{}", headers={"Retry-After": "1"}), {}, False),
+    "502-html": (reply(502, big_html(), ctype="text/html"), {}, False),
+    "redirect": (
+        reply(302, b"", ctype="text/plain", headers={"Location": "/v1/SECRET?key=CANARY"}),
+        {},
+        False,
+    ),
     "idle-timeout": ([head(), chunk(sse("a")), 2.0], {"timeout": 0.3}, True),
     "mid-body-close": ([head(), b"20\r\ndata: x", CLOSE], {}, True),
     "mid-event-end": (stream_of(b"data: x\n"), {}, True),
