@@ -154,7 +154,6 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
     run.run(_current.set, ctx)
     observe = plan.registry.has_observers
     began = time.monotonic()
-    chunks = chars = 0
     outcome = "error"
     failure: G4FError | None = None
     if observe:
@@ -181,8 +180,6 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
                 )
             if not chunk:
                 continue
-            chunks += 1
-            chars += len(chunk)
             progress.add(chunk)
             yield chunk
             if deadline_at is not None and time.monotonic() >= deadline_at:
@@ -214,8 +211,10 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
                 elapsed=time.monotonic() - began,
                 outcome=outcome,
                 error=type(failure).__name__ if failure else None,
-                chunks=chunks,
-                characters=chars,
+                # An attempt after the first delivered chunk never happens, so the call's
+                # counts are this attempt's.
+                chunks=progress.chunks,
+                characters=progress.chars,
             )
             plan.registry.notify("g4f_core_call_finished", event=event)
 

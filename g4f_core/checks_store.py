@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .testing.report import Report
 
-__all__ = ["STATE_ENV", "describe", "last_check", "load", "record", "store_path"]
+__all__ = ["STATE_ENV", "describe", "load", "record", "store_path"]
 
 STATE_ENV = "G4F_CORE_STATE_DIR"
 _FILE = "checks.json"
@@ -58,11 +58,6 @@ def load(environ: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
     if not isinstance(checks, dict):
         return {}
     return {k: v for k, v in checks.items() if isinstance(k, str) and isinstance(v, dict)}
-
-
-def last_check(records: Mapping[str, dict[str, Any]], qualified_name: str) -> dict[str, Any] | None:
-    """The provider's record, or None; ``qualified_name`` is ``distribution:Name``."""
-    return records.get(qualified_name)
 
 
 def record(
