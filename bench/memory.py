@@ -38,7 +38,8 @@ _IMPORTS = {
     "deps": "import requests, urllib3, pluggy, attrs",
     "import": "import g4f_core",
     "listing": "import g4f_core; g4f_core.list_providers()",
-    "call_ready": "import g4f_core, g4f_core.api, g4f_core.http, providers.h2o; "
+    "call_ready": "import g4f_core, g4f_core.api, g4f_core.transport.client; "
+    "import g4f_core_providers.h2o; "
     "g4f_core.list_providers()",
 }
 _IMPORT_LABELS = {

@@ -29,7 +29,7 @@ __all__ = ["categorise", "run"]
 
 _GROUPS = (
     ("/g4f_core/", "g4f_core"),
-    ("/providers/h2o/", "providers.h2o"),
+    ("/g4f_core_providers/h2o/", "g4f_core_providers.h2o"),
     ("/bench/", "bench (raw client code)"),
     ("/requests/", "requests"),
     ("/urllib3/", "urllib3"),

@@ -67,7 +67,7 @@ def generate_body(count: int) -> dict[str, Any]:
 
 def check_against_provider() -> None:
     """Fail loudly if H2o's declarations drifted from the constants the baselines use."""
-    import providers.h2o as h2o
+    import g4f_core_providers.h2o as h2o
 
     if h2o.models[MODEL] != UPSTREAM:
         raise RuntimeError(f"H2o maps {MODEL} to {h2o.models[MODEL]}, the harness to {UPSTREAM}")

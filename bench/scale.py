@@ -35,7 +35,7 @@ _CHILD = """
 import json, sys, time
 root, count, lookups = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 sys.path.insert(0, root)
-from g4f_core.registry import Registry
+from g4f_core.plugins.registry import Registry
 t0 = time.perf_counter()
 registry = Registry.from_path([root], environ={})
 listing = json.dumps({

@@ -127,7 +127,7 @@ def _reply(out: IO[str], data: dict[str, Any]) -> None:
 
 def main() -> None:
     """Serve on 127.0.0.1 until stdin says stop or closes."""
-    from providers.h2o.server import H2oEmulator
+    from g4f_core_providers.h2o.server import H2oEmulator
 
     from .protocol import tokens
 

@@ -21,7 +21,7 @@ _PHASES = """
 import io, json, sys, time
 t0 = time.perf_counter()
 from g4f_core import cli
-from g4f_core.registry import default_registry
+from g4f_core.plugins.registry import default_registry
 t1 = time.perf_counter()
 default_registry().load()
 t2 = time.perf_counter()
@@ -41,7 +41,8 @@ heavy = ["requests", "urllib3", "http.client", "ssl", "pluggy"]
 print(json.dumps([m for m in heavy if m in sys.modules]))
 """
 _LISTING = (
-    "import io; from g4f_core.cli import main; main(['providers', '--json'], stdout=io.StringIO())"
+    "import io; from g4f_core.cli.app import main; "
+    "main(['providers', '--json'], stdout=io.StringIO())"
 )
 
 

@@ -56,21 +56,28 @@ _HOME = {
     "list_providers": "api",
     "stream": "api",
     "ChatStream": "calls",
-    "CallEvent": "hookspecs",
-    "hookimpl": "hookspecs",
+    "CallEvent": "plugins.hookspecs",
+    "hookimpl": "plugins.hookspecs",
     "Option": "options",
-    "ProviderInfo": "provider",
-    "PluginFailure": "registry",
-    "Registry": "registry",
-    "default_registry": "registry",
+    "ProviderInfo": "plugins.provider",
+    "PluginFailure": "plugins.registry",
+    "Registry": "plugins.registry",
+    "default_registry": "plugins.registry",
 }
 
 if TYPE_CHECKING:
     from typing import Any
 
-    from .api import ChatCompletion, complete, failures, get_provider, list_providers, stream
-    from .calls import ChatStream
-    from .errors import (
+    from g4f_core.api import (
+        ChatCompletion,
+        complete,
+        failures,
+        get_provider,
+        list_providers,
+        stream,
+    )
+    from g4f_core.calls import ChatStream
+    from g4f_core.errors import (
         AllProvidersFailedError,
         AmbiguousProviderError,
         Attempt,
@@ -89,10 +96,10 @@ if TYPE_CHECKING:
         RateLimitError,
         StreamNotSupportedError,
     )
-    from .hookspecs import CallEvent, hookimpl
-    from .options import Option
-    from .provider import ProviderInfo
-    from .registry import PluginFailure, Registry, default_registry
+    from g4f_core.options import Option
+    from g4f_core.plugins.hookspecs import CallEvent, hookimpl
+    from g4f_core.plugins.provider import ProviderInfo
+    from g4f_core.plugins.registry import PluginFailure, Registry, default_registry
 
 
 def __getattr__(name: str) -> Any:

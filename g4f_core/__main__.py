@@ -1,5 +1,5 @@
 """``python -m g4f_core``: the same as the ``g4f-core`` command."""
 
-from .cli import main
+from g4f_core.cli import main
 
 raise SystemExit(main())

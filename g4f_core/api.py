@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .calls import ChatStream
-from .errors import InvalidRequestError
-from .planning import prepare
-from .provider import InvalidProviderError, ProviderInfo
-from .registry import PluginFailure, default_registry
+from g4f_core.calls import ChatStream
+from g4f_core.errors import InvalidRequestError
+from g4f_core.planning import prepare
+from g4f_core.plugins.provider import InvalidProviderError, ProviderInfo
+from g4f_core.plugins.registry import PluginFailure, default_registry
 
 __all__ = [
     "ChatCompletion",

@@ -20,8 +20,8 @@ from typing import Any
 
 import attrs
 
-from .context import CallContext, _current
-from .errors import (
+from g4f_core.context import CallContext, _current
+from g4f_core.errors import (
     AllProvidersFailedError,
     Attempt,
     G4FError,
@@ -30,8 +30,8 @@ from .errors import (
     ProviderTimeoutError,
     RateLimitError,
 )
-from .planning import Candidate, Plan
-from .redaction import redact, safe_cause
+from g4f_core.planning import Candidate, Plan
+from g4f_core.redaction import redact, safe_cause
 
 __all__ = ["ChatStream"]
 
@@ -220,7 +220,7 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
 
 
 def _event(cand: Candidate, plan: Plan, ctx: CallContext) -> Any:
-    from .hookspecs import CallEvent
+    from g4f_core.plugins.hookspecs import CallEvent
 
     return CallEvent(cand.info.qualified_name, cand.model, plan.stream, ctx.attempt)
 
@@ -232,7 +232,7 @@ def _wrap(exc: Exception, provider: str) -> ProviderError:
             f"the provider could not read the reply ({type(exc).__name__})", provider=provider
         )
     if module in ("requests", "urllib3") or isinstance(exc, OSError):
-        from .http_errors import translate
+        from g4f_core.transport.translate import translate
 
         return translate(exc, provider)
     # Only the class name: the exception's text may quote the prompt or reply.

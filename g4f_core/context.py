@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from .errors import InvalidRequestError, ProviderTimeoutError
+from g4f_core.errors import InvalidRequestError, ProviderTimeoutError
 
 __all__ = ["DEFAULTS", "CallContext", "current", "env_name", "max_retries"]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import InvalidRequestError
+from g4f_core.errors import InvalidRequestError
 
 __all__ = ["ROLES", "Message", "normalize_messages"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from .errors import InvalidRequestError
+from g4f_core.errors import InvalidRequestError
 
 __all__ = ["FRAMEWORK_OPTIONS", "Option", "check_options", "closest"]
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import attrs
 
-from .context import CallContext, env_name, max_retries
-from .errors import (
+from g4f_core.context import CallContext, env_name, max_retries
+from g4f_core.errors import (
     AuthRequiredError,
     G4FError,
     InvalidRequestError,
@@ -22,10 +22,10 @@ from .errors import (
     ProviderNotWorkingError,
     StreamNotSupportedError,
 )
-from .messages import Message, normalize_messages
-from .options import FRAMEWORK_OPTIONS, check_options, closest
-from .provider import ProviderInfo
-from .registry import Registry, match_model
+from g4f_core.messages import Message, normalize_messages
+from g4f_core.options import FRAMEWORK_OPTIONS, check_options, closest
+from g4f_core.plugins.provider import ProviderInfo
+from g4f_core.plugins.registry import Registry, match_model
 
 __all__ = ["Candidate", "Plan", "prepare"]
 

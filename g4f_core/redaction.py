@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import ProviderError
+from g4f_core.errors import ProviderError
 
 __all__ = ["HiddenCause", "reason", "redact", "safe_cause"]
 

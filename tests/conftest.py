@@ -11,8 +11,8 @@ import pytest
 from plugin_kit import make_dist
 from scripted_server import Reply, Script, ScriptedServer
 
-from g4f_core import registry as registry_module
-from g4f_core.registry import Registry
+from g4f_core.plugins import registry as registry_module
+from g4f_core.plugins.registry import Registry
 
 DEFAULT_REPLY = Reply()
 

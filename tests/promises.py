@@ -202,7 +202,7 @@ def drain_pool() -> None:
     A connection still checked out by a response nobody closed is not idle, so it stays
     open: after a drain, a server that still sees an open connection has found a leak.
     """
-    from g4f_core import pool
+    from g4f_core.transport import pool
 
     adapter = pool._adapter
     if adapter is None:

@@ -596,7 +596,7 @@ import json
 
 from g4f_core.context import current
 from g4f_core.errors import ProviderConnectionError, ProviderResponseError
-from g4f_core.http import Client
+from g4f_core.transport.client import Client
 
 url = "http://127.0.0.1:9"
 models = ["raw-1"]

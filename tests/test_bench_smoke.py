@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from providers.h2o.server import H2oEmulator
+from g4f_core_providers.h2o.server import H2oEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # bench/ runs from the checkout; it is not an installed package

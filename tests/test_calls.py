@@ -1,7 +1,7 @@
 """complete(), stream() and ChatCompletion.create() over providers installed by the tests.
 
 Providers that talk HTTP talk to a scripted loopback server: with ``requests``
-directly (as gpt4free's providers did) or with ``g4f_core.http.Client``.
+directly (as gpt4free's providers did) or with ``g4f_core.transport.client.Client``.
 """
 
 from __future__ import annotations
@@ -66,10 +66,10 @@ def direct(url: str, **declared: Any) -> str:
 
 
 def sse(url: str, **declared: Any) -> str:
-    """A provider streaming server-sent events through g4f_core.http.Client."""
+    """A provider streaming server-sent events through g4f_core.transport.client.Client."""
     return provider_source(
         url=url,
-        header="from g4f_core.context import current\nfrom g4f_core.http import Client",
+        header="from g4f_core.context import current\nfrom g4f_core.transport.client import Client",
         body="""
             with Client(current()) as client:
                 response = client.request("POST", "/chat", stream=True, json={"model": model})
@@ -437,7 +437,7 @@ def test_under_debug_the_providers_own_exception_is_the_cause(
     assert isinstance(caught.value.__cause__, ValueError)
 
 
-# -- the transport: g4f_core.http.Client against the loopback server ------------------------------
+# -- the transport: g4f_core.transport.client.Client against the loopback server ------------
 
 
 def test_client_streams_server_sent_events(serve: Serve, install: Install) -> None:

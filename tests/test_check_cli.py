@@ -16,7 +16,7 @@ import pytest
 from plugin_kit import make_dist, provider_source
 
 from g4f_core import cli
-from g4f_core.registry import Registry
+from g4f_core.plugins.registry import Registry
 from g4f_core.testing import CHECKS
 
 UNREACHABLE = {"G4F_CORE_H2O_URL": "http://127.0.0.1:9"}
@@ -200,9 +200,9 @@ def test_providers_reads_the_record_without_importing_http_or_the_kit(state: Pat
         "import sys\n"
         "from importlib import metadata\n"
         "from g4f_core import cli\n"
-        "from g4f_core.registry import Registry\n"
+        "from g4f_core.plugins.registry import Registry\n"
         "cli.main(['providers'], registry=Registry([metadata.distribution('g4f-core')]))\n"
-        "heavy = ('requests', 'urllib3', 'g4f_core.http', 'g4f_core.testing')\n"
+        "heavy = ('requests', 'urllib3', 'g4f_core.transport.client', 'g4f_core.testing')\n"
         "print('IMPORTED', [m for m in heavy if m in sys.modules])\n"
     )
     result = subprocess.run(

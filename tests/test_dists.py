@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from g4f_core._dists import EntryPoint, FoundDistribution, distributions
+from g4f_core.plugins.dists import EntryPoint, FoundDistribution, distributions
 
 
 def write(folder: Path, files: dict[str, str]) -> Path:

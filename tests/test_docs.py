@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 import g4f_core
-from g4f_core import hookspecs
-from g4f_core.provider import ProviderInfo
-from g4f_core.registry import Registry
+from g4f_core.plugins import hookspecs
+from g4f_core.plugins.provider import ProviderInfo
+from g4f_core.plugins.registry import Registry
 from g4f_core.testing import CHECKS, run_conformance
 
 GUIDE = Path(__file__).resolve().parent.parent / "CONTRIBUTING.md"

@@ -28,7 +28,7 @@ from g4f_core.errors import (
     ProviderNotFoundError,
     StreamNotSupportedError,
 )
-from g4f_core.registry import Registry
+from g4f_core.plugins.registry import Registry
 
 CANARY = "CONTENT-CANARY-7f3a"
 

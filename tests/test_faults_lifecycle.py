@@ -64,9 +64,9 @@ from g4f_core.errors import (
     ProviderHTTPError,
     ProviderResponseError,
 )
-from g4f_core.registry import Registry
-from providers.h2o import format_prompt, models
-from providers.h2o.server import H2oEmulator
+from g4f_core.plugins.registry import Registry
+from g4f_core_providers.h2o import format_prompt, models
+from g4f_core_providers.h2o.server import H2oEmulator
 
 PROMPT = "Hello, lifecycle"
 STALLED: list[Step] = [head(), chunk(tgi_stream(" a", final=False)), HOLD]
@@ -275,7 +275,7 @@ def test_sigint_to_a_streaming_process_ends_it_with_keyboard_interrupt_and_close
         f"""
         from importlib import metadata
         import g4f_core
-        from g4f_core.registry import Registry, _set_default
+        from g4f_core.plugins.registry import Registry, _set_default
         _set_default(Registry([metadata.distribution("g4f-core")], environ={{}}))
         with g4f_core.stream("hi", provider="H2o", base_url={stalled_site.url!r}) as chunks:
             for piece in chunks:
@@ -420,7 +420,7 @@ MESSAGES = [
     {"role": "system", "content": f"You keep {PROMPT_CANARY} secret."},
     {"role": "user", "content": f"What is {PROMPT_CANARY}?"},
 ]
-OWN_LOGGERS = ("g4f_core", "providers")
+OWN_LOGGERS = ("g4f_core", "g4f_core_providers")
 
 ERROR_EVENT = sse({"error": "CUDA out of memory", "error_type": "generation"})
 H2O_SCENARIOS: dict[str, list[Step]] = {

@@ -21,7 +21,7 @@ from promises import Promises, promise_fixture  # noqa: F401
 
 import g4f_core
 from g4f_core.errors import AmbiguousProviderError, PluginLoadError, ProviderNotFoundError
-from g4f_core.registry import Registry
+from g4f_core.plugins.registry import Registry
 
 GOOD = provider_source(models=["good-model"], body='yield "good"')
 

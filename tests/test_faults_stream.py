@@ -53,8 +53,8 @@ from g4f_core.errors import (
     ProviderResponseError,
     ProviderTimeoutError,
 )
-from g4f_core.registry import Registry
-from providers.h2o.server import H2oEmulator
+from g4f_core.plugins.registry import Registry
+from g4f_core_providers.h2o.server import H2oEmulator
 
 PROMPT = "Hello, stream"
 SLACK = 0.5  # overrun allowed on a loaded 2-core machine; P1 reports the real one

@@ -49,7 +49,7 @@ from g4f_core.errors import (
     ProviderResponseError,
     ProviderTimeoutError,
 )
-from g4f_core.registry import Registry
+from g4f_core.plugins.registry import Registry
 
 PROMPT = "Hello, transport"
 SLACK = 0.5  # overrun allowed on a loaded 2-core machine; P1 reports the real one

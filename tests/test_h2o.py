@@ -12,9 +12,9 @@ from urllib.parse import parse_qs
 import pytest
 
 import g4f_core
-from g4f_core.registry import Registry, _set_default
-from providers.h2o import _sessions, format_prompt, models
-from providers.h2o.server import H2oEmulator, RecordedRequest
+from g4f_core.plugins.registry import Registry, _set_default
+from g4f_core_providers.h2o import _sessions, format_prompt, models
+from g4f_core_providers.h2o.server import H2oEmulator, RecordedRequest
 
 UPSTREAM_40B = "h2oai/h2ogpt-gm-oasst1-en-2048-falcon-40b-v1"
 
@@ -393,7 +393,7 @@ def test_the_environment_overrides_the_endpoint(emu: H2oEmulator, h2o_only: Regi
 def test_the_cli_streams_a_reply_from_any_base_url(
     emu: H2oEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from g4f_core.cli import main
+    from g4f_core.cli.app import main
 
     assert main(["chat", "-p", "H2o", "--base-url", emu.url, "Hello"]) == 0
     out = capsys.readouterr().out
@@ -401,7 +401,7 @@ def test_the_cli_streams_a_reply_from_any_base_url(
 
 
 def test_show_names_the_upstream_id_of_each_model(capsys: pytest.CaptureFixture[str]) -> None:
-    from g4f_core.cli import main
+    from g4f_core.cli.app import main
 
     assert main(["show", "H2o"]) == 0
     out = capsys.readouterr().out
@@ -412,7 +412,7 @@ def test_show_names_the_upstream_id_of_each_model(capsys: pytest.CaptureFixture[
 def test_emulate_on_a_busy_port_is_one_error_line(capsys: pytest.CaptureFixture[str]) -> None:
     import socket
 
-    from g4f_core.cli import main
+    from g4f_core.cli.app import main
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from importlib import metadata
 
-from g4f_core.registry import Registry
+from g4f_core.plugins.registry import Registry
 from g4f_core.testing import run_conformance
 from g4f_core.testing.pytest_plugin import conformance_tests
-from providers.h2o.server import H2oEmulator
+from g4f_core_providers.h2o.server import H2oEmulator
 
 
 def own_registry(environ: dict[str, str] | None = None) -> Registry:

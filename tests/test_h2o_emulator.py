@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from providers.h2o.server import DEFAULT_MODELS, Faults, H2oEmulator
+from g4f_core_providers.h2o.server import DEFAULT_MODELS, Faults, H2oEmulator
 
 FALCON = DEFAULT_MODELS[0]
 LLAMA = DEFAULT_MODELS[2]

@@ -14,7 +14,7 @@ from plugin_kit import make_dist, provider_source
 
 import g4f_core
 from g4f_core import CallEvent, ProviderConnectionError, ProviderNotFoundError, Registry
-from g4f_core.hookspecs import PROJECT
+from g4f_core.plugins.hookspecs import PROJECT
 
 CANARY = "canary-5d1e-private"
 

@@ -43,7 +43,7 @@ from g4f_core.errors import (
     ProviderTimeoutError,
     RateLimitError,
 )
-from g4f_core.http import Client, origin, parse_retry_after, translate
+from g4f_core.transport.client import Client, origin, parse_retry_after, translate
 
 # -- the scripted server (tests/rawserver.py) -----------------------------------------
 

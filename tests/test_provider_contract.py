@@ -10,7 +10,7 @@ import pytest
 from plugin_kit import MISSING, provider_source
 
 from g4f_core import Option, ProviderInfo
-from g4f_core.provider import InvalidProviderError
+from g4f_core.plugins.provider import InvalidProviderError
 
 
 def module_from(source: str, name: str = "my_provider") -> types.ModuleType:

@@ -158,7 +158,8 @@ def test_listing_and_lookup_from_python_import_no_http_library() -> None:
         "import sys, g4f_core\n"
         "g4f_core.list_providers(); g4f_core.failures(); g4f_core.ProviderNotFoundError\n"
         "g4f_core.get_provider('H2o')\n"
-        "print(sorted(m for m in ('requests', 'urllib3', 'g4f_core.http', 'importlib.metadata')"
+        "print(sorted(m for m in ('requests', 'urllib3', 'g4f_core.transport.client',"
+        " 'importlib.metadata')"
         " if m in sys.modules))\n"
     )
     done = subprocess.run(
@@ -170,7 +171,7 @@ def test_listing_and_lookup_from_python_import_no_http_library() -> None:
 def test_the_library_logger_has_a_null_handler_so_it_never_prints_by_itself() -> None:
     import logging
 
-    from g4f_core import registry  # noqa: F401 - the logger is set up where it is defined
+    from g4f_core.plugins import registry  # noqa: F401 - the logger is set up where it is defined
 
     handlers = logging.getLogger("g4f_core").handlers
     assert any(isinstance(h, logging.NullHandler) for h in handlers)

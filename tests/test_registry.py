@@ -369,7 +369,11 @@ def test_importing_g4f_core_imports_no_provider_and_not_requests(site: Path) -> 
     assert "g4f_core" in loaded
     assert modules["Good"] not in loaded
     assert "requests" not in loaded
-    assert not {name for name in loaded if name == "providers" or name.startswith("providers.")}
+    assert not {
+        name
+        for name in loaded
+        if name == "g4f_core_providers" or name.startswith("g4f_core_providers.")
+    }
 
 
 # -- lookup --------------------------------------------------------------------------------

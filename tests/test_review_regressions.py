@@ -21,10 +21,10 @@ from g4f_core.errors import (
     ProviderResponseError,
     ProviderTimeoutError,
 )
-from g4f_core.http import Client
-from g4f_core.registry import Registry, _set_default
-from providers.h2o import _sessions
-from providers.h2o.server import H2oEmulator
+from g4f_core.plugins.registry import Registry, _set_default
+from g4f_core.transport.client import Client
+from g4f_core_providers.h2o import _sessions
+from g4f_core_providers.h2o.server import H2oEmulator
 
 SLACK = 1.0
 

@@ -20,8 +20,8 @@ import pytest
 from plugin_kit import make_dist
 
 from g4f_core import InvalidRequestError, cli
-from g4f_core.registry import Registry
-from g4f_core.scaffold import Names, new_provider
+from g4f_core.kit.scaffold import Names, new_provider
+from g4f_core.plugins.registry import Registry
 
 NAME, MODULE, DIST = "KitAcme", "g4f_kit_acme", "g4f-kit-acme"
 

@@ -17,7 +17,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from g4f_core.sse import DecodeError, LineDecoder, LineTooLongError, ServerSentEvent, SSEDecoder
+from g4f_core.transport.sse import (
+    DecodeError,
+    LineDecoder,
+    LineTooLongError,
+    ServerSentEvent,
+    SSEDecoder,
+)
 
 BOM = b"\xef\xbb\xbf"
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from g4f_core.scaffold import new_provider
+from g4f_core.kit.scaffold import new_provider
 from g4f_core.testing import CHECKS, Check, Report, run_conformance
 from g4f_core.testing.loopback import Relay, closed_port_url, http_reply
 
@@ -238,7 +238,7 @@ def test_yielding_an_error_message_fails_upstream_errors(
 def _create_completion(model, messages, stream, **kw):
     from g4f_core import G4FError
     from g4f_core.context import current
-    from g4f_core.http import Client
+    from g4f_core.transport.client import Client
 
     try:
         with Client(current("KitProbe"), base_url=url) as http:
@@ -282,7 +282,7 @@ KEPT = []
 
 def _create_completion(model, messages, stream, **kw):
     from g4f_core.context import current
-    from g4f_core.http import Client
+    from g4f_core.transport.client import Client
 
     http = Client(current("KitProbe"), base_url=url)
     body = {"model": model, "messages": messages, "stream": True, "temperature": 0.7}

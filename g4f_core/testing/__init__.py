@@ -14,7 +14,7 @@ package imports neither pytest nor requests.
 
 from __future__ import annotations
 
-from .report import CHECKS, Check, Report
-from .suite import run_conformance
+from g4f_core.testing.report import CHECKS, Check, Report
+from g4f_core.testing.suite import run_conformance
 
 __all__ = ["CHECKS", "Check", "Report", "run_conformance"]

@@ -12,15 +12,15 @@ import time
 from functools import partial
 from urllib.parse import urlsplit
 
-from ..context import env_name
-from ..errors import (
+from g4f_core.context import env_name
+from g4f_core.errors import (
     ProviderConnectionError,
     ProviderError,
     ProviderHTTPError,
     ProviderResponseError,
     ProviderTimeoutError,
 )
-from .session import Fail, Session, Skip
+from g4f_core.testing.session import Fail, Session, Skip
 
 __all__ = ["TOKEN_DELAY", "check_complete", "check_endpoint", "check_models", "check_streaming"]
 
@@ -68,7 +68,7 @@ def _emulator_answers(session: Session) -> str:
     if not relay.connections:
         raise Fail(
             f"the provider never contacted its emulator: send every request to "
-            f"current().base_url (g4f_core.http.Client does), so that base_url= and "
+            f"current().base_url (g4f_core.transport.client.Client does), so that base_url= and "
             f"{env_name(name, 'URL')} reach it"
         )
     return f"the emulator at {url} answered"

@@ -10,12 +10,12 @@ import json
 from collections.abc import Sequence
 from typing import IO, Any
 
-from .. import checks_store
-from ..errors import G4FError
-from ..provider import ProviderInfo
-from ..registry import Registry
-from .report import Report
-from .suite import run_conformance
+from g4f_core.errors import G4FError
+from g4f_core.kit import checks as checks_store
+from g4f_core.plugins.provider import ProviderInfo
+from g4f_core.plugins.registry import Registry
+from g4f_core.testing.report import Report
+from g4f_core.testing.suite import run_conformance
 
 __all__ = ["run_checks"]
 

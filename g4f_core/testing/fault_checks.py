@@ -13,11 +13,11 @@ import time
 from functools import partial
 from typing import Any
 
-from ..errors import G4FError, InvalidRequestError, ProviderError, ProviderTimeoutError
-from ..options import Option
-from .call_checks import TOKEN_DELAY
-from .loopback import Link, Relay, closed_port_url, http_reply
-from .session import PROMPT, Fail, Hung, Session, Skip, timed
+from g4f_core.errors import G4FError, InvalidRequestError, ProviderError, ProviderTimeoutError
+from g4f_core.options import Option
+from g4f_core.testing.call_checks import TOKEN_DELAY
+from g4f_core.testing.loopback import Link, Relay, closed_port_url, http_reply
+from g4f_core.testing.session import PROMPT, Fail, Hung, Session, Skip, timed
 
 __all__ = ["check_bad_input", "check_early_stop", "check_timeout", "check_upstream_errors"]
 
@@ -129,7 +129,7 @@ def _judge_stall(label: str, error: BaseException | None, took: float) -> str:
     if isinstance(error, ProviderTimeoutError | Hung):
         raise Fail(
             f"{label} held the call for more than {limit:g} s with timeout={TIMEOUT}: bound "
-            "every wait by current().wait_limit() (g4f_core.http.Client does)"
+            "every wait by current().wait_limit() (g4f_core.transport.client.Client does)"
         )
     if error is None:
         raise Fail(f"{label}: the call succeeded; it must raise ProviderTimeoutError")
@@ -168,8 +168,8 @@ def check_upstream_errors(session: Session) -> str:
 def _upstream_outcome(error: BaseException | None) -> str:
     if error is None:
         return (
-            "the call succeeded; raise a ProviderError (g4f_core.http.Client does) instead "
-            "of yielding an error message as text"
+            "the call succeeded; raise a ProviderError (g4f_core.transport.client.Client does) "
+            "instead of yielding an error message as text"
         )
     if not isinstance(error, ProviderError):
         kind = "G4FError" if isinstance(error, G4FError) else "exception"
@@ -213,6 +213,6 @@ def check_early_stop(session: Session) -> str:
         raise Fail(
             f"the connection stayed open {RELEASE_LIMIT:g} s after the stream was closed: "
             "close the HTTP response in a `finally` around the loop that reads it "
-            "(iterating g4f_core.http.Client.events() does it for you)"
+            "(iterating g4f_core.transport.client.Client.events() does it for you)"
         )
     return f"the connection was closed {max(released, 0) * 1000:.0f} ms after close()"

@@ -26,11 +26,11 @@ from typing import Any
 
 import pytest
 
-from ..errors import G4FError
-from ..provider import ProviderInfo
-from ..registry import Registry
-from .report import CHECKS, FAIL, SKIP, Report
-from .suite import run_conformance
+from g4f_core.errors import G4FError
+from g4f_core.plugins.provider import ProviderInfo
+from g4f_core.plugins.registry import Registry
+from g4f_core.testing.report import CHECKS, FAIL, SKIP, Report
+from g4f_core.testing.suite import run_conformance
 
 __all__ = ["conformance_tests", "g4f_conformance", "pytest_addoption"]
 

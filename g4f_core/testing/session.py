@@ -19,12 +19,12 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ..calls import ChatStream
-from ..context import CallContext, env_name
-from ..planning import prepare
-from ..provider import ProviderInfo
-from ..registry import Registry
-from .loopback import Relay
+from g4f_core.calls import ChatStream
+from g4f_core.context import CallContext, env_name
+from g4f_core.planning import prepare
+from g4f_core.plugins.provider import ProviderInfo
+from g4f_core.plugins.registry import Registry
+from g4f_core.testing.loopback import Relay
 
 __all__ = ["MESSAGES", "PROMPT", "Fail", "Hung", "Probe", "Session", "Skip"]
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import inspect
 
-from ..context import env_name
-from ..errors import InvalidRequestError
-from ..provider import InvalidProviderError, ProviderInfo
-from .session import Fail, Session
+from g4f_core.context import env_name
+from g4f_core.errors import InvalidRequestError
+from g4f_core.plugins.provider import InvalidProviderError, ProviderInfo
+from g4f_core.testing.session import Fail, Session
 
 __all__ = ["check_declarations", "check_options"]
 

@@ -7,12 +7,12 @@ import time
 import traceback
 from collections.abc import Callable, Collection, Mapping
 
-from ..errors import G4FError
-from ..provider import InvalidProviderError, ProviderInfo
-from ..registry import Registry, default_registry
-from . import call_checks, fault_checks, static_checks
-from .report import CHECKS, FAIL, PASS, SKIP, Check, Report
-from .session import Fail, Session, Skip
+from g4f_core.errors import G4FError
+from g4f_core.plugins.provider import InvalidProviderError, ProviderInfo
+from g4f_core.plugins.registry import Registry, default_registry
+from g4f_core.testing import call_checks, fault_checks, static_checks
+from g4f_core.testing.report import CHECKS, FAIL, PASS, SKIP, Check, Report
+from g4f_core.testing.session import Fail, Session, Skip
 
 __all__ = ["run_conformance"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import IO
 
-from .provider import ProviderInfo
-from .registry import Registry
+from g4f_core.plugins.provider import ProviderInfo
+from g4f_core.plugins.registry import Registry
 
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "Out", "source", "table", "yes"]
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 import attrs
 
-from .options import FRAMEWORK_OPTIONS, Option, options_from
+from g4f_core.options import FRAMEWORK_OPTIONS, Option, options_from
 
 __all__ = [
     "CONTRACT_VERSIONS",

@@ -18,7 +18,7 @@ from typing import Any
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from .watchdog import expiry, watchdog
+from g4f_core.transport.watchdog import expiry, watchdog
 
 __all__ = ["shared_adapter"]
 

@@ -21,18 +21,18 @@ from typing import Any
 import requests
 import urllib3
 
-from .context import CallContext, current
-from .errors import (
+from g4f_core.context import CallContext, current
+from g4f_core.errors import (
     ProviderConnectionError,
     ProviderError,
     ProviderResponseError,
     ProviderTimeoutError,
 )
-from .http_errors import error_from_response, origin, parse_retry_after, translate
-from .pool import shared_adapter
-from .redaction import redact, safe_cause
-from .sse import DecodeError, LineTooLongError, SSEDecoder
-from .watchdog import expiry, watchdog
+from g4f_core.redaction import redact, safe_cause
+from g4f_core.transport.pool import shared_adapter
+from g4f_core.transport.sse import DecodeError, LineTooLongError, SSEDecoder
+from g4f_core.transport.translate import error_from_response, origin, parse_retry_after, translate
+from g4f_core.transport.watchdog import expiry, watchdog
 
 __all__ = ["Client", "error_from_response", "origin", "parse_retry_after", "translate"]
 

@@ -10,9 +10,9 @@ import sys
 import threading
 from typing import Any
 
-from .cli_output import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Out
-from .errors import InvalidRequestError
-from .provider import ProviderInfo
+from g4f_core.cli.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Out
+from g4f_core.errors import InvalidRequestError
+from g4f_core.plugins.provider import ProviderInfo
 
 __all__ = ["cmd_chat", "cmd_check", "cmd_emulate", "cmd_new_provider"]
 
@@ -36,7 +36,7 @@ def _parse_options(pairs: list[str], infos: list[ProviderInfo]) -> dict[str, Any
 
 
 def cmd_chat(out: Out, args: argparse.Namespace) -> int:
-    from . import calls, planning
+    from g4f_core import calls, planning
 
     prompt = args.prompt
     if prompt == "-":
@@ -122,7 +122,7 @@ def cmd_emulate(out: Out, args: argparse.Namespace) -> int:
 
 
 def cmd_check(out: Out, args: argparse.Namespace) -> int:
-    from .testing.command import run_checks
+    from g4f_core.testing.command import run_checks
 
     passed = run_checks(
         out.registry,
@@ -136,7 +136,7 @@ def cmd_check(out: Out, args: argparse.Namespace) -> int:
 
 
 def cmd_new_provider(out: Out, args: argparse.Namespace) -> int:
-    from .scaffold import new_provider
+    from g4f_core.kit.scaffold import new_provider
 
     try:
         files = new_provider(args.name, args.dir)

@@ -64,8 +64,8 @@ from g4f_core import Option
 
 if TYPE_CHECKING:
     import requests
-    from g4f_core.http import Client
-    from g4f_core.provider import Emulator
+    from g4f_core.plugins.provider import Emulator
+    from g4f_core.transport.client import Client
 
 # The contract: what g4f-core reads when the plugin loads (see g4f-core's CONTRIBUTING.md).
 url = "https://api.{{slug}}.example"  # base_url= or {{env}} override it per call
@@ -92,7 +92,7 @@ def _create_completion(
 ) -> Iterator[str]:
     """Yield the reply's text as it arrives (imports stay here so loading stays cheap)."""
     from g4f_core.context import current
-    from g4f_core.http import Client
+    from g4f_core.transport.client import Client
 
     body: dict[str, Any] = {"model": model, "messages": messages, "stream": stream}
     body.update({opt.name: kwargs.get(opt.name, opt.default) for opt in options})
@@ -359,7 +359,7 @@ g4f-core check {{name}} --emulator   # the same checks from the shell, with a ve
 
 - `{{module}}/__init__.py`: the provider. Set `url` and `models`, declare your `options`,
   and rewrite `_create_completion` for your service's protocol. Keep yielding text as it
-  arrives, and keep using `g4f_core.http.Client`: it applies timeouts, the caller's base
+  arrives, and keep using `g4f_core.transport.client.Client`: it applies timeouts, the caller's base
   URL and credential, and turns failures into g4f-core's errors.
 - `{{module}}/server.py`: the emulator. Change it with the provider so that the
   conformance suite keeps testing against something that speaks your protocol.

@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 
-from .errors import (
+from g4f_core.errors import (
     ProviderConnectionError,
     ProviderError,
     ProviderHTTPError,
@@ -26,7 +26,7 @@ from .errors import (
     ProviderTimeoutError,
     RateLimitError,
 )
-from .redaction import reason as _reason
+from g4f_core.redaction import reason as _reason
 
 __all__ = ["error_from_response", "origin", "parse_retry_after", "translate"]
 

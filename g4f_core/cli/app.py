@@ -9,12 +9,12 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import IO
 
-from . import checks_store
-from .cli_output import EXIT_ERROR, EXIT_OK, Out, source, table, yes
-from .cli_run import cmd_chat, cmd_check, cmd_emulate, cmd_new_provider
-from .errors import G4FError
-from .provider import ProviderInfo
-from .registry import Registry, default_registry
+from g4f_core.cli.commands import cmd_chat, cmd_check, cmd_emulate, cmd_new_provider
+from g4f_core.cli.output import EXIT_ERROR, EXIT_OK, Out, source, table, yes
+from g4f_core.errors import G4FError
+from g4f_core.kit import checks as checks_store
+from g4f_core.plugins.provider import ProviderInfo
+from g4f_core.plugins.registry import Registry, default_registry
 
 __all__ = ["main"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .options import closest
-from .sources import describe
+from g4f_core.options import closest
+from g4f_core.plugins.sources import describe
 
 if TYPE_CHECKING:
     import pluggy
@@ -35,7 +35,7 @@ class Hooks:
         if self.pm is None:
             import pluggy
 
-            from . import hookspecs
+            from g4f_core.plugins import hookspecs
 
             self.pm = pluggy.PluginManager(hookspecs.PROJECT)
             self.pm.add_hookspecs(hookspecs)

@@ -17,12 +17,12 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ._dists import Distribution, distributions
-from .errors import AmbiguousProviderError, PluginLoadError, ProviderNotFoundError
-from .hooks import Hooks
-from .options import closest
-from .provider import InvalidProviderError, ProviderInfo
-from .sources import (
+from g4f_core.errors import AmbiguousProviderError, PluginLoadError, ProviderNotFoundError
+from g4f_core.options import closest
+from g4f_core.plugins.dists import Distribution, distributions
+from g4f_core.plugins.hooks import Hooks
+from g4f_core.plugins.provider import InvalidProviderError, ProviderInfo
+from g4f_core.plugins.sources import (
     GROUP,
     IMPL_MARK,
     PluginFailure,

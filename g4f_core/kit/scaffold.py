@@ -17,10 +17,10 @@ from pathlib import Path
 
 import attrs
 
-from .context import env_name
-from .errors import InvalidRequestError
-from .provider import _NAME
-from .scaffold_templates import FILES
+from g4f_core.context import env_name
+from g4f_core.errors import InvalidRequestError
+from g4f_core.kit.templates import FILES
+from g4f_core.plugins.provider import _NAME
 
 __all__ = ["Names", "new_provider"]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from ._dists import Distribution
+from g4f_core.plugins.dists import Distribution
 
 __all__ = [
     "GROUP",

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .testing.report import Report
+    from g4f_core.testing.report import Report
 
 __all__ = ["STATE_ENV", "describe", "load", "record", "store_path"]
 

@@ -40,8 +40,8 @@ from g4f_core.options import Option
 if TYPE_CHECKING:
     import requests
 
-    from g4f_core.http import Client
-    from g4f_core.provider import Emulator
+    from g4f_core.plugins.provider import Emulator
+    from g4f_core.transport.client import Client
 
 url = "https://gpt-gm.h2o.ai"
 models = {
@@ -99,7 +99,7 @@ def _create_completion(
     model: str, messages: list[dict[str, str]], stream: bool, **kwargs: Any
 ) -> Iterator[str]:
     from g4f_core.context import current
-    from g4f_core.http import Client
+    from g4f_core.transport.client import Client
 
     upstream = models.get(model, model)
     parameters = {opt.name: kwargs.get(opt.name, opt.default) for opt in options}

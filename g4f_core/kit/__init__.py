@@ -1,0 +1,1 @@
+"""The provider-author kit: the `new-provider` scaffold and the store of `check` outcomes."""

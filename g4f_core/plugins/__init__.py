@@ -1,0 +1,1 @@
+"""Where providers come from: entry points, hooks, the provider record, the registry."""

@@ -1,0 +1,1 @@
+"""The HTTP transport providers use: client, pool, watchdog, SSE decoding, error translation."""
