@@ -8,6 +8,7 @@ written without importing g4f-core still gets checked options.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -16,69 +17,190 @@ import attrs
 
 from g4f_core.errors import InvalidRequestError
 
-__all__ = ["FRAMEWORK_OPTIONS", "Option", "check_options", "closest"]
+__all__ = ["FRAMEWORK_OPTIONS", "Option", "OptionType", "check_options", "closest"]
 
-_TYPES: dict[type, str] = {bool: "bool", int: "int", float: "float", str: "str"}
+_TYPES: dict[type, str] = {bool: "bool", int: "int", float: "float", str: "str", list: "list[str]"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
+#: What ``Option.type`` may be: one of these, or a tuple of them (``(str, list)``: either).
+OptionType = type | tuple[type, ...]
 
-def _check_type(instance: Option, attribute: attrs.Attribute[type], value: type) -> None:
-    if value not in _TYPES:
-        raise ValueError(f"option {instance.name!r}: type must be one of bool, int, float, str")
+
+def _kinds(value: OptionType) -> tuple[type, ...]:
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _check_type(instance: Option, attribute: attrs.Attribute[OptionType], value: Any) -> None:
+    kinds = _kinds(value)
+    if not kinds or any(kind not in _TYPES for kind in kinds):
+        raise ValueError(
+            f"option {instance.name!r}: type must be bool, int, float, str or list "
+            "(a list of str), or a tuple of them"
+        )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_bound(instance: Option, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not (_is_number(value) and math.isfinite(value)):
+        raise ValueError(f"option {instance.name!r}: {attribute.name} must be a finite number")
+
+
+def _names(value: Iterable[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 @attrs.frozen
 class Option:
-    """One keyword a provider (or the framework) accepts, with its type and default."""
+    """One keyword a provider (or the framework) accepts, with its type, default and limits.
+
+    ``ge``/``gt``/``le``/``lt`` and ``choices`` are checked before any I/O, so a value the
+    server would refuse never leaves the process. ``openai`` names the OpenAI
+    chat-completions parameters this option answers to (the gateway maps ``max_tokens``
+    to H2o's ``max_new_tokens`` with it).
+    """
 
     name: str = attrs.field(validator=attrs.validators.matches_re(r"[A-Za-z_][A-Za-z0-9_]*"))
-    type: type = attrs.field(validator=_check_type)
+    type: OptionType = attrs.field(validator=_check_type)
     default: Any = None
     help: str = ""
+    ge: float | None = attrs.field(default=None, kw_only=True, validator=_check_bound)
+    gt: float | None = attrs.field(default=None, kw_only=True, validator=_check_bound)
+    le: float | None = attrs.field(default=None, kw_only=True, validator=_check_bound)
+    lt: float | None = attrs.field(default=None, kw_only=True, validator=_check_bound)
+    choices: tuple[Any, ...] | None = attrs.field(
+        default=None, kw_only=True, converter=attrs.converters.optional(tuple)
+    )
+    openai: tuple[str, ...] = attrs.field(default=(), kw_only=True, converter=_names)
 
     @property
     def type_name(self) -> str:
-        return _TYPES[self.type]
+        return " | ".join(_TYPES[kind] for kind in _kinds(self.type))
+
+    @property
+    def limits(self) -> str:
+        """The declared range and choices as text (``> 0, <= 2``), or ""."""
+        parts = [
+            f"{sign} {bound:g}"
+            for sign, bound in ((">=", self.ge), (">", self.gt), ("<=", self.le), ("<", self.lt))
+            if bound is not None
+        ]
+        if self.choices is not None:
+            parts.append("one of " + ", ".join(repr(c) for c in self.choices))
+        return ", ".join(parts)
 
     def describe(self) -> str:
         """``name: type = default``, as shown in ``params``."""
         return f"{self.name}: {self.type_name} = {self.default!r}"
 
+    def to_dict(self) -> dict[str, Any]:
+        """The declaration as JSON, for ``show --json``, ``providers --json`` and the gateway."""
+        entry: dict[str, Any] = {
+            "name": self.name,
+            "type": self.type_name,
+            "default": self.default,
+            "help": self.help,
+        }
+        for key in ("ge", "gt", "le", "lt"):
+            if getattr(self, key) is not None:
+                entry[key] = getattr(self, key)
+        if self.choices is not None:
+            entry["choices"] = list(self.choices)
+        if self.openai:
+            entry["openai"] = list(self.openai)
+        return entry
+
     def check(self, value: Any, *, where: str) -> Any:
-        """Return ``value`` if it fits the declared type (ints are accepted for floats)."""
+        """Return ``value`` if it fits the declared type and limits (ints pass for floats)."""
         if value is None and self.default is None:
             return None
-        kind = self.type
-        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value, ok = float(value), True
-        if kind is float and ok and not math.isfinite(value):
-            ok = False
-        if not ok:
+        for kind in _kinds(self.type):
+            ok, converted = _fits(kind, value)
+            if ok:
+                self._check_limits(converted, where)
+                return converted
+        article = "a list of str" if self.type is list else f"a finite {self.type_name}"
+        raise InvalidRequestError(
+            f"{where}option {self.name!r} must be {article}, not {type(value).__name__}"
+        )
+
+    def _check_limits(self, value: Any, where: str) -> None:
+        if self.choices is not None and value not in self.choices:
             raise InvalidRequestError(
-                f"{where}option {self.name!r} must be a finite {self.type_name}, "
-                f"not {type(value).__name__}"
+                f"{where}option {self.name!r} must be one of "
+                + ", ".join(repr(c) for c in self.choices)
             )
-        return value
+        if not _is_number(value):
+            return
+        tests = (
+            (self.ge, value >= (self.ge or 0), ">="),
+            (self.gt, value > (self.gt or 0), ">"),
+            (self.le, value <= (self.le or 0), "<="),
+            (self.lt, value < (self.lt or 0), "<"),
+        )
+        for bound, holds, sign in tests:
+            if bound is not None and not holds:
+                raise InvalidRequestError(
+                    f"{where}option {self.name!r} must be {sign} {bound:g} (declared "
+                    f"{self.limits}); got {value:g}"
+                )
 
     def parse(self, text: str) -> Any:
         """Turn command-line text into a value of the declared type."""
-        try:
-            if self.type is bool:
-                low = text.strip().lower()
-                if low in _TRUE:
-                    return True
-                if low in _FALSE:
-                    return False
-                raise ValueError(text)
-            if self.type is str:
-                return text
-            return self.check(self.type(text), where="")
-        except ValueError:
-            raise InvalidRequestError(
-                f"option {self.name!r} takes a {self.type_name}; cannot read {text!r} as one"
-            ) from None
+        kinds = _kinds(self.type)
+        if list in kinds and text.lstrip().startswith("["):
+            try:
+                value = json.loads(text)
+            except (ValueError, RecursionError):
+                value = None
+            if not isinstance(value, list):
+                raise InvalidRequestError(
+                    f"option {self.name!r}: {text!r} is not a JSON list of strings"
+                )
+            return self.check(value, where="")
+        for kind in kinds:
+            try:
+                return self.check(_parse(kind, text), where="")
+            except ValueError:
+                continue
+        raise InvalidRequestError(
+            f"option {self.name!r} takes {_a(self.type_name)}; cannot read {text!r} as one"
+        ) from None
+
+
+def _a(type_name: str) -> str:
+    return ("an " if type_name[0] in "aeiou" else "a ") + type_name
+
+
+def _fits(kind: type, value: Any) -> tuple[bool, Any]:
+    """Whether ``value`` is of ``kind`` (ints pass for floats; bools never pass for numbers)."""
+    if kind is list:
+        ok = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+        return ok, list(value) if ok else value
+    if isinstance(value, bool) and kind is not bool:
+        return False, value
+    if kind is float and isinstance(value, int):
+        value = float(value)
+    if kind is float and isinstance(value, float) and not math.isfinite(value):
+        return False, value
+    return isinstance(value, kind), value
+
+
+def _parse(kind: type, text: str) -> Any:
+    """Command-line text as ``kind``; ValueError when it cannot be read so."""
+    if kind is bool:
+        low = text.strip().lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ValueError(text)
+    if kind is list:
+        return [text]
+    return kind(text)
 
 
 def options_from(declared: object) -> tuple[Option, ...]:
@@ -91,7 +213,7 @@ def options_from(declared: object) -> tuple[Option, ...]:
             if not isinstance(name, str):
                 raise ValueError("option names must be strings")
             kind = type(default)
-            if kind not in _TYPES:
+            if kind not in _TYPES or kind is list:
                 raise ValueError(
                     f"option {name!r}: default {default!r} is not a bool, int, float or str; "
                     "declare it as g4f_core.Option(name, type, default)"

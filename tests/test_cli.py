@@ -327,7 +327,7 @@ def test_chat_types_options_by_their_declaration(registry: Registry) -> None:
     ("option", "message"),
     [
         ("temperature=hot", "error: option 'temperature' takes a float; cannot read 'hot' as one"),
-        ("max_new_tokens=1.5", "error: option 'max_new_tokens' takes a int"),
+        ("max_new_tokens=1.5", "error: option 'max_new_tokens' takes an int"),
         ("temprature=0.2", "did you mean 'temperature'?"),
         ("novalue", "error: -o takes KEY=VALUE, not 'novalue'"),
     ],

@@ -345,9 +345,20 @@ def test_an_error_event_after_tokens_keeps_the_text_received(emu: H2oEmulator) -
 
 
 def test_a_validation_event_names_the_problem(emu: H2oEmulator) -> None:
-    with pytest.raises(g4f_core.ProviderResponseError, match="temperature") as info:
-        ask(emu, temperature=0.0)
+    with pytest.raises(g4f_core.ProviderResponseError, match="truncate") as info:
+        ask(emu, truncate=10**6)
     assert info.value.error_type == "validation"
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("temperature", 0.0), ("repetition_penalty", -1.0), ("truncate", 0)]
+)
+def test_a_value_outside_the_declared_range_is_refused_before_io(
+    emu: H2oEmulator, option: str, value: float
+) -> None:
+    with pytest.raises(g4f_core.InvalidRequestError, match=f"'{option}' must be > 0"):
+        ask(emu, **{option: value})
+    assert emu.requests == []
 
 
 def test_a_malformed_event_is_a_response_error(emu: H2oEmulator) -> None:

@@ -21,9 +21,9 @@ def test_option_describes_itself_as_name_type_default() -> None:
     assert STOP.describe() == "stop: str = ''"
 
 
-@pytest.mark.parametrize("kind", [list, dict, bytes, type(None)])
-def test_option_type_must_be_a_scalar(kind: type) -> None:
-    with pytest.raises(ValueError, match="type must be one of"):
+@pytest.mark.parametrize("kind", [dict, bytes, type(None), (), (str, dict)])
+def test_option_type_must_be_a_scalar_a_list_or_a_tuple_of_them(kind: type) -> None:
+    with pytest.raises(ValueError, match="type must be bool, int, float, str or list"):
         Option("x", kind, None)
 
 
@@ -153,3 +153,69 @@ def test_check_options_passes_unknown_options_unchanged_when_open_ended() -> Non
 def test_framework_options_of_the_contract_are_declared() -> None:
     names = {opt.name for opt in FRAMEWORK_OPTIONS}
     assert {"timeout", "deadline", "base_url", "proxy", "auth", "max_retries"} <= names
+
+
+# -- declared ranges, choices, list types and OpenAI names -----------------------------------
+
+RANGED = Option("top_p", float, 1.0, "nucleus", ge=0, le=1, openai=["top_p"])
+
+
+@pytest.mark.parametrize("value", [0, 0.5, 1])
+def test_a_value_inside_the_declared_range_passes(value: float) -> None:
+    assert RANGED.check(value, where="") == float(value)
+
+
+@pytest.mark.parametrize(("value", "sign"), [(-0.1, ">= 0"), (1.5, "<= 1")])
+def test_a_value_outside_the_declared_range_names_the_bound(value: float, sign: str) -> None:
+    with pytest.raises(InvalidRequestError, match=f"'top_p' must be {sign}"):
+        RANGED.check(value, where="")
+
+
+def test_exclusive_bounds_refuse_the_bound_itself() -> None:
+    positive = Option("temperature", float, 0.4, gt=0, lt=2)
+    with pytest.raises(InvalidRequestError, match="must be > 0"):
+        positive.check(0, where="")
+    with pytest.raises(InvalidRequestError, match="must be < 2"):
+        positive.check(2, where="")
+
+
+def test_choices_refuse_a_value_not_listed() -> None:
+    effort = Option("effort", str, "low", choices=["low", "high"])
+    assert effort.check("high", where="") == "high"
+    with pytest.raises(InvalidRequestError, match="one of 'low', 'high'"):
+        effort.check("medium", where="")
+
+
+def test_a_bound_must_be_a_finite_number() -> None:
+    with pytest.raises(ValueError, match="ge must be a finite number"):
+        Option("x", float, 1.0, ge=float("nan"))
+
+
+def test_a_str_or_list_option_takes_either_and_refuses_other_lists() -> None:
+    stop = Option("stop", (str, list), None)
+    assert stop.type_name == "str | list[str]"
+    assert stop.check("\n", where="") == "\n"
+    assert stop.check(("a", "b"), where="") == ["a", "b"]
+    with pytest.raises(InvalidRequestError, match="'stop' must be"):
+        stop.check(["a", 1], where="")
+
+
+def test_a_list_option_reads_a_json_list_or_one_word_from_the_command_line() -> None:
+    stop = Option("stop", (str, list), None)
+    assert stop.parse('["a", "b"]') == ["a", "b"]
+    assert stop.parse("END") == "END"
+    with pytest.raises(InvalidRequestError, match="not a JSON list of strings"):
+        stop.parse("[1, 2")
+
+
+def test_to_dict_carries_the_limits_and_the_openai_names() -> None:
+    assert RANGED.to_dict() == {
+        "name": "top_p",
+        "type": "float",
+        "default": 1.0,
+        "help": "nucleus",
+        "ge": 0,
+        "le": 1,
+        "openai": ["top_p"],
+    }
+    assert RANGED.limits == ">= 0, <= 1"

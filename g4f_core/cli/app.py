@@ -13,6 +13,7 @@ from g4f_core.cli.commands import cmd_chat, cmd_check, cmd_emulate, cmd_new_prov
 from g4f_core.cli.output import EXIT_ERROR, EXIT_OK, Out, source, table, yes
 from g4f_core.errors import G4FError
 from g4f_core.kit import checks as checks_store
+from g4f_core.options import Option
 from g4f_core.plugins.provider import ProviderInfo
 from g4f_core.plugins.registry import Registry, default_registry
 
@@ -190,7 +191,7 @@ def cmd_show(out: Out, args: argparse.Namespace) -> int:
     if info.options:
         out.print("options (-o KEY=VALUE):")
         for line in table(
-            [[f"  {o.name}", o.type_name, repr(o.default), o.help] for o in info.options]
+            [[f"  {o.name}", o.type_name, repr(o.default), _help(o)] for o in info.options]
         ):
             out.print(line)
     elif info.accepts_any_option:
@@ -225,3 +226,8 @@ _COMMANDS: dict[str, Callable[[Out, argparse.Namespace], int]] = {
     "check": cmd_check,
     "new-provider": cmd_new_provider,
 }
+
+
+def _help(option: Option) -> str:
+    """An option's help with its declared limits, so `show` says what a call will refuse."""
+    return "; ".join(part for part in (option.help, option.limits) if part)

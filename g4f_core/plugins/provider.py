@@ -275,10 +275,7 @@ class ProviderInfo:
             "needs_auth": self.needs_auth,
             "working": self.working,
             "params": self.params,
-            "options": [
-                {"name": o.name, "type": o.type_name, "default": o.default, "help": o.help}
-                for o in self.options
-            ],
+            "options": [o.to_dict() for o in self.options],
             "distribution": self.distribution,
             "version": self.version,
             "entry_point": self.entry_point,

@@ -26,7 +26,7 @@ TIMEOUT, SLACK = 0.5, 1.5
 #: How soon after ``close()`` the connection of an early-stopped stream must be let go.
 RELEASE_LIMIT = 1.0
 
-_WRONG: dict[type, Any] = {str: 12345, int: "12", float: "0.5", bool: "yes"}
+_WRONG: dict[type, Any] = {str: 12345, int: "12", float: "0.5", bool: "yes", list: 12345}
 
 
 def _bad_requests(session: Session) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
@@ -54,7 +54,8 @@ def _bad_requests(session: Session) -> tuple[list[tuple[str, dict[str, Any]]], l
 
 
 def _wrong(opt: Option) -> Any:
-    return _WRONG[opt.type]
+    kind = opt.type[0] if isinstance(opt.type, tuple) else opt.type
+    return _WRONG[kind]
 
 
 def check_bad_input(session: Session) -> str:

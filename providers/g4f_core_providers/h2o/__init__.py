@@ -56,11 +56,18 @@ contract_version = 1
 
 #: gpt4free's defaults, sent as text-generation-inference ``parameters``.
 options = (
-    Option("temperature", float, 0.4, "sampling temperature, > 0"),
-    Option("truncate", int, 2048, "keep only this many input tokens"),
-    Option("max_new_tokens", int, 1024, "most tokens to generate"),
+    Option("temperature", float, 0.4, "sampling temperature", gt=0, openai=["temperature"]),
+    Option("truncate", int, 2048, "keep only this many input tokens", gt=0),
+    Option(
+        "max_new_tokens",
+        int,
+        1024,
+        "most tokens to generate",
+        gt=0,
+        openai=["max_tokens", "max_completion_tokens"],
+    ),
     Option("do_sample", bool, True, "sample instead of greedy decoding"),
-    Option("repetition_penalty", float, 1.2, "penalty for repeated tokens, > 0"),
+    Option("repetition_penalty", float, 1.2, "penalty for repeated tokens", gt=0),
     Option("return_full_text", bool, False, "prefix the reply with the prompt"),
 )
 
