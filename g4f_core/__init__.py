@@ -18,9 +18,12 @@ __all__ = [
     "AmbiguousProviderError",
     "Attempt",
     "AuthRequiredError",
+    "CallContext",
     "CallEvent",
     "ChatCompletion",
     "ChatStream",
+    "Client",
+    "Emulator",
     "G4FError",
     "InvalidRequestError",
     "ModelNotSupportedError",
@@ -40,6 +43,7 @@ __all__ = [
     "StreamNotSupportedError",
     "__version__",
     "complete",
+    "current",
     "default_registry",
     "failures",
     "get_provider",
@@ -56,6 +60,10 @@ _HOME = {
     "list_providers": "api",
     "stream": "api",
     "ChatStream": "calls",
+    "CallContext": "context",
+    "current": "context",
+    "Client": "transport.client",
+    "Emulator": "plugins.provider",
     "CallEvent": "plugins.hookspecs",
     "hookimpl": "plugins.hookspecs",
     "Option": "options",
@@ -77,6 +85,7 @@ if TYPE_CHECKING:
         stream,
     )
     from g4f_core.calls import ChatStream
+    from g4f_core.context import CallContext, current
     from g4f_core.errors import (
         AllProvidersFailedError,
         AmbiguousProviderError,
@@ -98,8 +107,9 @@ if TYPE_CHECKING:
     )
     from g4f_core.options import Option
     from g4f_core.plugins.hookspecs import CallEvent, hookimpl
-    from g4f_core.plugins.provider import ProviderInfo
+    from g4f_core.plugins.provider import Emulator, ProviderInfo
     from g4f_core.plugins.registry import PluginFailure, Registry, default_registry
+    from g4f_core.transport.client import Client
 
 
 def __getattr__(name: str) -> Any:
