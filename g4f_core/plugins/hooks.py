@@ -56,10 +56,14 @@ class Hooks:
         ]
         try:
             pm.register(plugin, name=key)
-        except (pluggy.PluginValidationError, ValueError) as exc:
+        except BaseException as exc:
             if pm.has_plugin(key):
                 pm.unregister(name=key)
-            return f"invalid hook: {exc}"
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            if isinstance(exc, pluggy.PluginValidationError | ValueError):
+                return f"invalid hook: {exc}"
+            return f"its hooks could not be read: {describe(exc)}"
         for caller in pm.get_hookcallers(plugin) or []:
             if not caller.has_spec():
                 pm.unregister(name=key)
@@ -75,5 +79,7 @@ class Hooks:
         for impl in getattr(self.pm.hook, hook).get_hookimpls():
             try:
                 impl.function(*[kwargs[arg] for arg in impl.argnames])
-            except Exception as exc:  # noqa: BLE001 - an observer must never break a call
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # noqa: BLE001 - an observer must never break a call
                 log.warning("hook %s of plugin %s raised %s", hook, impl.plugin_name, describe(exc))

@@ -14,17 +14,18 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import Any
 
 from g4f_core.errors import AmbiguousProviderError, PluginLoadError, ProviderNotFoundError
 from g4f_core.options import closest
+from g4f_core.plugins import forking
 from g4f_core.plugins.dists import Distribution, distributions
 from g4f_core.plugins.hooks import Hooks
 from g4f_core.plugins.provider import InvalidProviderError, ProviderInfo
 from g4f_core.plugins.sources import (
     GROUP,
-    IMPL_MARK,
     PluginFailure,
     Source,
     canonical,
@@ -65,7 +66,9 @@ class Registry:
         self._disabled: set[str] = set()
         self._strict = False
         self._hooks = Hooks()
+        self._fork_locked = False
         self.discoveries = 0  # how many times discovery ran; it must stay at 1
+        forking.track(self)
 
     @classmethod
     def from_path(cls, paths: Iterable[str], **kwargs: Any) -> Registry:
@@ -97,6 +100,19 @@ class Registry:
             finally:
                 self._loading = False
 
+    def _before_fork(self, wait: float) -> None:
+        """Let a discovery running in another thread finish before the process forks."""
+        self._fork_locked = self._lock.acquire(timeout=wait)
+
+    def _after_fork(self, child: bool) -> None:
+        locked, self._fork_locked = self._fork_locked, False
+        if child:
+            self._lock = threading.RLock()  # the parent's may be held by a thread now gone
+            if not locked and not self._loaded:
+                self._loading = False  # that thread's discovery runs again on first use
+        elif locked:
+            self._lock.release()
+
     def _discover(self) -> None:
         # Start from nothing, so a discovery that raised (strict mode) can run again.
         self._providers, self._by_name, self._by_qualified = [], {}, {}
@@ -115,18 +131,33 @@ class Registry:
         for ep, source in entry_points(dists):
             if self._is_disabled(source.name, source.distribution):
                 continue
-            try:
-                obj = ep.load()
-            except (Exception, SystemExit) as exc:  # noqa: BLE001 - any import failure is the plugin's
-                self._fail(source, f"failed to import: {describe(exc)}", exc)
-                continue
-            self._add(obj, source, found, hook_plugins)
+            loaded, obj = self._isolated(source, "failed to import", ep.load)
+            if loaded:
+                add = partial(self._add, obj, source, found, hook_plugins)
+                self._isolated(source, "could not be read", add)
         for plugin in self._extra_plugins:
-            source = Source(getattr(plugin, "__name__", type(plugin).__name__))
-            self._add(plugin, source, found, hook_plugins, provider=False)
+            extra = Source(_name_of(plugin))
+            add = partial(self._add, plugin, extra, found, hook_plugins, provider=False)
+            self._isolated(extra, "could not be read", add)
         for plugin, source in hook_plugins:
-            self._call_register_hook(plugin, source, found)
+            call = partial(self._call_register_hook, plugin, source, found)
+            self._isolated(source, "g4f_core_register_providers raised", call)
         self._index(found)
+
+    def _isolated(self, source: Source, what: str, run: Callable[[], Any]) -> tuple[bool, Any]:
+        """Run plugin code; whatever it raises is that plugin's failure, not discovery's.
+
+        Only KeyboardInterrupt (the user) and strict mode's PluginLoadError get out:
+        SystemExit, GeneratorExit and custom BaseException subclasses raised by a
+        plugin's import or attributes are recorded like any other error.
+        """
+        try:
+            return True, run()
+        except (KeyboardInterrupt, PluginLoadError):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - plugin code may raise anything
+            self._fail(source, f"{what}: {describe(exc)}", exc)
+            return False, None
 
     def _add(
         self,
@@ -145,10 +176,8 @@ class Registry:
             return
         info = None
         if is_provider:
-            try:
-                info = self._read(obj, source)
-            except InvalidProviderError as exc:
-                self._fail(source, f"invalid provider: {exc}", exc)
+            info = self._read_into(obj, source, None)
+            if info is None:
                 return
         if hooked:
             error = self._hooks.register(obj, f"{source.distribution or '-'}:{source.name}")
@@ -159,44 +188,47 @@ class Registry:
         if info is not None:
             found.append(info)
 
-    def _read(self, obj: object, source: Source) -> ProviderInfo:
-        return ProviderInfo.from_module(
-            obj,
-            name=source.name,
-            distribution=source.distribution,
-            version=source.version,
-            entry_point=source.entry_point,
-        )
+    def _read_into(
+        self, obj: object, source: Source, found: list[ProviderInfo] | None
+    ) -> ProviderInfo | None:
+        """Read a provider record (into ``found``); a broken contract is a failure."""
+        try:
+            info = ProviderInfo.from_module(
+                obj,
+                name=source.name,
+                distribution=source.distribution,
+                version=source.version,
+                entry_point=source.entry_point,
+            )
+        except InvalidProviderError as exc:
+            self._fail(source, f"invalid provider: {exc}", exc)
+            return None
+        if found is not None:
+            found.append(info)
+        return info
 
     def _call_register_hook(
         self, plugin: object, source: Source, found: list[ProviderInfo]
     ) -> None:
         impl = getattr(plugin, "g4f_core_register_providers", None)
-        if impl is None or not hasattr(impl, IMPL_MARK):
+        if impl is None or not has_hooks(_Holder(impl)):
             return
 
         def register(
             provider: object, name: str | None = None, distribution: str | None = None
         ) -> None:
-            pname = name or getattr(provider, "name", None) or getattr(provider, "__name__", "")
-            pname = str(pname).rsplit(".", 1)[-1]
+            pname = name if isinstance(name, str) and name else _name_of(provider)
             sub = Source(
-                pname,
+                pname.rsplit(".", 1)[-1],
                 f"{source.entry_point} (registered by hook)" if source.entry_point else None,
-                distribution or source.distribution,
+                distribution if isinstance(distribution, str) else source.distribution,
                 source.version,
             )
             if self._is_disabled(sub.name, sub.distribution):
                 return
-            try:
-                found.append(self._read(provider, sub))
-            except InvalidProviderError as exc:
-                self._fail(sub, f"invalid provider: {exc}", exc)
+            self._isolated(sub, "could not be read", partial(self._read_into, provider, sub, found))
 
-        try:
-            impl(register=register)
-        except Exception as exc:  # noqa: BLE001 - a raising hook is the plugin's failure
-            self._fail(source, f"g4f_core_register_providers raised {describe(exc)}", exc)
+        impl(register=register)
 
     def _is_disabled(self, name: str, distribution: str | None) -> bool:
         low = name.lower()
@@ -333,6 +365,25 @@ class Registry:
         self._hooks.notify(hook, **kwargs)
 
 
+class _Holder:
+    """A namespace holding one function, so has_hooks can look for its mark statically."""
+
+    def __init__(self, impl: object) -> None:
+        self.impl = impl
+
+
+def _name_of(obj: object) -> str:
+    """A plugin object's ``name`` or ``__name__`` (a plain str), else its type's name."""
+    for attr in ("name", "__name__"):
+        try:
+            value = getattr(obj, attr, None)
+        except Exception:  # noqa: BLE001 - plugin code; fall back to the type's name
+            value = None
+        if isinstance(value, str) and value:
+            return str.__str__(value)
+    return type(obj).__name__
+
+
 def _qualified_key(qualified: str) -> str:
     """``dist:Name`` compared as pip compares names: case, '-', '_' and '.' do not matter."""
     dist, _, name = qualified.rpartition(":")
@@ -352,6 +403,15 @@ def match_model(info: ProviderInfo, model: str) -> str | None:
 
 _default: Registry | None = None
 _default_lock = threading.Lock()
+
+
+def _new_default_lock() -> None:
+    global _default_lock
+    _default_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_default_lock)
 
 
 def default_registry() -> Registry:

@@ -99,10 +99,39 @@ def search_path() -> list[str]:
 
 
 def has_hooks(obj: object) -> bool:
-    attrs_of = getattr(obj, "__dict__", {})
-    return any(hasattr(value, IMPL_MARK) for value in list(attrs_of.values()))
+    """Whether any of ``obj``'s own attributes is a hook implementation.
+
+    Read statically: a module may hold lazy proxies whose attribute access imports an
+    optional dependency (and raises without it); that is no reason to fail the plugin.
+    """
+    namespace = _own_dict(obj)
+    return namespace is not None and any(
+        IMPL_MARK in (_own_dict(value) or ()) for value in list(namespace.values())
+    )
+
+
+def _own_dict(obj: object) -> dict[str, Any] | None:
+    """``obj.__dict__`` without running ``__getattr__``; None when there is no plain one.
+
+    pluggy marks a hook implementation by setting an attribute on the function, so the
+    mark is in the function's own ``__dict__``.
+    """
+    try:
+        namespace = object.__getattribute__(obj, "__dict__")
+    except Exception:  # noqa: BLE001 - no __dict__, or one that runs code and raises
+        return None
+    return namespace if type(namespace) is dict else None
+
+
+_DESCRIBE_LIMIT = 300
 
 
 def describe(exc: BaseException) -> str:
-    text = str(exc).strip()
+    """``Type: text`` of an exception raised by plugin code, which may not even print."""
+    try:
+        text = " ".join(str(exc).split())
+    except Exception:  # noqa: BLE001 - an exception whose __str__ raises still has a type
+        text = "(its message could not be read)"
+    if len(text) > _DESCRIBE_LIMIT:
+        text = text[: _DESCRIBE_LIMIT - 3] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
