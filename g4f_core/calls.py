@@ -25,13 +25,14 @@ from g4f_core.errors import (
     AllProvidersFailedError,
     Attempt,
     G4FError,
+    ProviderConnectionError,
     ProviderError,
     ProviderResponseError,
     ProviderTimeoutError,
     RateLimitError,
 )
 from g4f_core.planning import Candidate, Plan
-from g4f_core.redaction import redact, safe_cause
+from g4f_core.redaction import safe_cause, scrub_error
 
 __all__ = ["ChatStream"]
 
@@ -117,6 +118,7 @@ class _Progress:
 def _drive(plan: Plan, progress: _Progress) -> Generator[str, None, None]:
     started = time.monotonic()
     attempts: list[Attempt] = []
+    private = tuple(str(m["content"]) for m in plan.messages)
     for cand in plan.candidates:
         for number in range(1, plan.max_retries + 2):
             ctx = attrs.evolve(
@@ -128,12 +130,14 @@ def _drive(plan: Plan, progress: _Progress) -> Generator[str, None, None]:
                     started=started,
                 ),
                 attempt=len(attempts) + 1,
+                private=private,
             )
             try:
                 progress.provider = cand.info.qualified_name
                 yield from _attempt(plan, progress, cand, ctx)
                 return
             except ProviderError as error:
+                _add_hint(error, cand, ctx, progress)
                 error.partial_text = progress.text
                 attempts.append(Attempt(cand.info.qualified_name, error))
                 error.attempts = list(attempts)
@@ -161,7 +165,7 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
     source: Any = None
     try:
         messages = [dict(m) for m in plan.messages]  # providers may mutate their copy
-        source = run.run(info.create_completion, cand.model, messages, plan.stream, **cand.kwargs)
+        source = _run(run, info.create_completion, cand.model, messages, plan.stream, **cand.kwargs)
         if isinstance(source, str):  # legacy providers returned the whole text
             source = iter((source,))
         elif not hasattr(source, "__next__"):
@@ -171,7 +175,7 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
         deadline_at = ctx.deadline_at
         while True:
             try:
-                chunk = run.run(next, source)
+                chunk = _run(run, next, source)
             except StopIteration:
                 break
             if not isinstance(chunk, str):
@@ -190,19 +194,21 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
         raise
     except ProviderError as exc:
         exc.provider = exc.provider or info.name
-        failure = exc
+        failure = scrub_error(exc, ctx)  # a provider may quote upstream text unscrubbed
         raise
     except G4FError as exc:
         failure = exc
         raise
     except Exception as exc:  # noqa: BLE001 - anything a provider raises becomes typed
-        failure = redact(_wrap(exc, info.name), ctx.auth)
+        failure = scrub_error(_wrap(exc, info.name), ctx)
         raise failure from safe_cause(exc)
     finally:
         close = getattr(source, "close", None)
         if close is not None:
             try:
-                run.run(close)
+                _run(run, close)
+            except (KeyboardInterrupt, SystemExit):
+                raise
             except Exception as exc:  # noqa: BLE001 - a failed clean-up must not replace the outcome
                 log.debug("%s: closing the provider raised %s", info.name, type(exc).__name__)
         if observe:
@@ -225,13 +231,54 @@ def _event(cand: Candidate, plan: Plan, ctx: CallContext) -> Any:
     return CallEvent(cand.info.qualified_name, cand.model, plan.stream, ctx.attempt)
 
 
+def _run(run: contextvars.Context, step: Any, *args: Any, **kwargs: Any) -> Any:
+    """One step of provider code in the call's context.
+
+    KeyboardInterrupt and SystemExit pass through unchanged; Exceptions are translated
+    by the caller. Any other BaseException (GeneratorExit, asyncio.CancelledError, a
+    custom subclass) raised by provider code is a provider bug, not the caller's stop:
+    it becomes a ProviderResponseError here instead of escaping raw.
+    """
+    try:
+        return run.run(step, *args, **kwargs)
+    except (Exception, KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - see the docstring
+        raise ProviderResponseError(
+            f"the provider raised {type(exc).__name__}, which is not an Exception; "
+            "set G4F_CORE_DEBUG=1 for the traceback"
+        ) from safe_cause(exc)
+
+
+def _add_hint(error: ProviderError, cand: Candidate, ctx: CallContext, progress: _Progress) -> None:
+    """Append the provider's ``connect_hint`` when its declared endpoint could not be reached."""
+    hint = cand.info.connect_hint
+    unreachable = isinstance(error, ProviderConnectionError) or (
+        isinstance(error, ProviderTimeoutError) and error.phase == "connect"
+    )
+    declared = (cand.info.url or "").rstrip("/")
+    wanted = hint and unreachable and not progress.chunks and ctx.base_url == declared
+    if wanted and hint and not error.message.endswith(hint):
+        error.args = (f"{error.message}; {hint}", *error.args[1:])
+
+
+def _is_transport(exc: BaseException) -> bool:
+    """A socket, requests or urllib3 failure (requests' errors are OSErrors); not, say, a
+    requests.cookies.CookieConflictError, which is a RuntimeError of the provider's own."""
+    if isinstance(exc, OSError):
+        return True
+    return any(
+        kind.__module__.startswith("urllib3") and kind.__name__ == "HTTPError"
+        for kind in type(exc).__mro__
+    )
+
+
 def _wrap(exc: Exception, provider: str) -> ProviderError:
-    module = type(exc).__module__.split(".")[0]
     if isinstance(exc, ValueError):  # e.g. response.json() on a reply that is not JSON
         return ProviderResponseError(
             f"the provider could not read the reply ({type(exc).__name__})", provider=provider
         )
-    if module in ("requests", "urllib3") or isinstance(exc, OSError):
+    if _is_transport(exc):
         from g4f_core.transport.translate import translate
 
         return translate(exc, provider)

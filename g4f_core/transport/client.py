@@ -28,7 +28,7 @@ from g4f_core.errors import (
     ProviderResponseError,
     ProviderTimeoutError,
 )
-from g4f_core.redaction import redact, safe_cause
+from g4f_core.redaction import redact, safe_cause, split_userinfo, without_userinfo
 from g4f_core.transport.pool import shared_adapter
 from g4f_core.transport.sse import DecodeError, LineTooLongError, SSEDecoder
 from g4f_core.transport.translate import error_from_response, origin, parse_retry_after, translate
@@ -52,8 +52,12 @@ class Client:
                 "no base URL: the provider declares none and none was given",
                 provider=self.context.provider,
             )
+        # user:password@ in the base URL becomes Basic auth, so no header built from
+        # base_url (a Referer, an Origin) ever carries the password.
+        url, userinfo = split_userinfo(url)
         self.base_url = url.rstrip("/")
         session = requests.Session()
+        session.auth = userinfo
         session.trust_env = False  # no netrc, proxy or CA bundle from the environment
         session.adapters.clear()
         adapter = shared_adapter()
@@ -108,6 +112,7 @@ class Client:
         token = expiry.set(time.monotonic() + wait)
         try:
             # Always streamed underneath, so no body (an error page included) is read unbounded.
+            kwargs["headers"] = without_userinfo(kwargs.get("headers"))
             response = self.session.request(
                 method,
                 self.url(path),
@@ -135,7 +140,7 @@ class Client:
         if response.status_code not in expect:
             try:
                 with self._watching(response):  # an error body may trickle too
-                    error = error_from_response(response, self.context.provider)
+                    error = error_from_response(response, self.context.provider, self.context)
             finally:
                 response.close()
             raise redact(error, self.context.auth)
