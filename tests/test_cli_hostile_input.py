@@ -36,7 +36,8 @@ ESCAPING_ERROR = provider_source(
     header="import g4f_core",
     body="""
         yield "partial"
-        raise g4f_core.ProviderResponseError("server said \\x1b]0;owned\\x07 \\x1b[2J", provider="Err")
+        message = "server said \\x1b]0;owned\\x07 \\x1b[2J"
+        raise g4f_core.ProviderResponseError(message, provider="Err")
     """,
 )
 IMPORT_ESCAPE = "raise RuntimeError('bad \\x1b[2J\\x1b[31m plugin')\n"

@@ -88,9 +88,7 @@ BROKEN: dict[str, str] = {
     "ContractCompareRaises": hostile(contract_version="Hostile(TypeError('compare'))"),
     "UrlIsHostile": hostile(url="Hostile(ImportError('url'))"),
     "OptionsIterationRaise": hostile(options="Hostile(ImportError('options'))"),
-    "CreateCompletionIsHostile": hostile().replace(
-        "def _create_completion(", "def _unused("
-    )
+    "CreateCompletionIsHostile": hostile().replace("def _create_completion(", "def _unused(")
     + "_create_completion = type('C', (), {'__call__': lambda s: None, "
     "'__getattr__': lambda s, n: (_ for _ in ()).throw(ImportError(n))})()\n",
     "RaisesBaseException": "class Boom(BaseException):\n    pass\n\nraise Boom('at import')\n",

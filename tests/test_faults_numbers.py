@@ -192,7 +192,11 @@ def test_the_documented_range_ends_are_accepted() -> None:
     }
     ctx = CallContext.build("X", "http://localhost:1", top, {})
     assert (ctx.timeout, ctx.max_line_bytes, ctx.max_reply_bytes) == (DAY, GIB, GIB)
-    env = {"G4F_CORE_TIMEOUT": "0.001", "G4F_CORE_MAX_LINE_BYTES": "1", "G4F_CORE_MAX_RETRIES": "20"}
+    env = {
+        "G4F_CORE_TIMEOUT": "0.001",
+        "G4F_CORE_MAX_LINE_BYTES": "1",
+        "G4F_CORE_MAX_RETRIES": "20",
+    }
     ctx = CallContext.build("X", "http://localhost:1", {}, env)
     assert (ctx.timeout, ctx.max_line_bytes) == (0.001, 1)
     from g4f_core.context import max_retries

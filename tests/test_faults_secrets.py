@@ -38,7 +38,7 @@ from g4f_core.cli import app as cli
 from g4f_core.errors import ProviderHTTPError, ProviderResponseError
 from g4f_core.plugins.registry import Registry
 
-PASSWORD = "Pa55-CANARY-77e1"
+PASSWORD = "Pa55-CANARY-77e1"  # noqa: S105 - a canary
 PROMPT = (
     "Please summarise the merger memo for Project Nightjar: the board votes on Friday and "
     "nobody outside the deal team may know the price of 41 dollars a share."

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -137,9 +137,7 @@ def test_a_conversation_is_deleted_even_when_keeping_the_session_fails(
 RAISERS = {
     "GeneratorExit": "raise GeneratorExit('provider bug')",
     "CancelledError": "import asyncio\nraise asyncio.CancelledError()",
-    "custom BaseException": (
-        "class Halt(BaseException):\n    pass\nraise Halt('custom')"
-    ),
+    "custom BaseException": ("class Halt(BaseException):\n    pass\nraise Halt('custom')"),
     "requests CookieConflictError": (
         "import requests.cookies\nraise requests.cookies.CookieConflictError('two hf-chat')"
     ),
@@ -148,7 +146,7 @@ RAISERS = {
 
 @pytest.fixture
 def raisers(site: Path, use_registry: Callable[[Registry], Registry]) -> Registry:
-    for index, (name, body) in enumerate(RAISERS.items()):
+    for index, body in enumerate(RAISERS.values()):
         for when, prefix in (("before", ""), ("after", "yield 'Hel'\n")):
             source = provider_source(models=[f"m{index}{when}"], body=prefix + body)
             make_dist(site, f"raiser{index}{when}-dist", "1.0", {f"Raiser{index}{when}": source})
@@ -178,7 +176,8 @@ def test_a_provider_raising_a_base_exception_gets_a_typed_error_with_no_retry(
 ) -> None:
     name = list(RAISERS)[index]
     out = consume(lambda: g4f_core.stream(PROMPT, provider=f"Raiser{index}{when}"))
-    fault(promise, f"provider raises {name} {when} the first token", out.error, ProviderResponseError)
+    scenario = f"provider raises {name} {when} the first token"
+    fault(promise, scenario, out.error, ProviderResponseError)
     assert isinstance(out.error, ProviderResponseError), repr(out.error)
     assert len(out.error.attempts) == 1  # a provider bug is not retried as "could not connect"
     assert out.text == ("Hel" if when == "after" else "")
@@ -210,7 +209,7 @@ def test_a_base_exception_from_a_providers_clean_up_never_replaces_the_outcome(
 
 
 @pytest.fixture
-def offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def offline(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The declared H2o site does not resolve, as on any machine today."""
     asked: list[str] = []
     real = socket.getaddrinfo
@@ -222,7 +221,7 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return real(host, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    yield asked
+    return asked
 
 
 def test_chat_with_h2o_and_no_base_url_says_the_site_is_gone_and_what_to_do(

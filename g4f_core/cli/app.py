@@ -145,7 +145,7 @@ def cmd_providers(out: Out, args: argparse.Namespace) -> int:
         working=True if args.working else None,
     )
     failed = out.registry.failures()
-    checks = checks_store.load() if found else {}
+    checks = checks_store.load(found) if found else {}
     if args.json:
         out.json(
             {
@@ -208,6 +208,9 @@ def cmd_show(out: Out, args: argparse.Namespace) -> int:
         ["working", yes(info.working)],
         ["emulator", yes(info.emulator is not None)],
     ]
+    last = checks_store.load([info]).get(info.qualified_name)
+    if last:
+        rows.append(["last check", f"{checks_store.describe(last)} from {last.get('install')}"])
     for line in table(rows):
         out.print(line)
     out.print("")
