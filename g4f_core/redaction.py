@@ -126,11 +126,16 @@ def quote(text: str, context: CallContext | None = None, limit: int = 300) -> st
 
 
 def scrub_error(error: ProviderError, context: CallContext | None) -> ProviderError:
-    """Remove the call's credentials and prompt from an error's message, in place."""
+    """Remove the call's credentials and prompt from an error's message, in place.
+
+    An error that needed it is marked (``masked``), so the conformance suite can still
+    tell the provider's author that its message quoted what it must not.
+    """
     message = error.message
     cleaned = scrub(message, context)
     if cleaned != message:
         error.args = (cleaned, *error.args[1:])
+        error.masked = True
     return error
 
 
