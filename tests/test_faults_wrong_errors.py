@@ -28,7 +28,6 @@ from rawserver import (
     chat_ui_site,
     chunk,
     head,
-    reply,
     sse,
     tgi_event,
 )
@@ -38,7 +37,6 @@ from g4f_core.cli import app as cli
 from g4f_core.errors import (
     ProviderConnectionError,
     ProviderResponseError,
-    ProviderTimeoutError,
 )
 from g4f_core.plugins.registry import Registry
 
@@ -260,11 +258,3 @@ def test_a_timeout_in_the_cli_is_explained_with_the_flag_not_the_python_option(
     assert code == 1
     assert "pass a larger --timeout" in err.getvalue()
     assert "timeout=" not in err.getvalue()
-
-
-def test_an_error_body_that_is_not_a_timeout_stays_a_response_error(h2o: Registry) -> None:
-    page = reply(200, b"<html></html>", ctype="text/html")
-    with RawServer(chat_ui_site([page]), lifetime=5) as site:
-        out = consume(lambda: g4f_core.stream(PROMPT, provider="H2o", base_url=site.url))
-    assert isinstance(out.error, ProviderResponseError)
-    assert not isinstance(out.error, ProviderTimeoutError)
