@@ -147,15 +147,18 @@ class Registry:
     def _isolated(self, source: Source, what: str, run: Callable[[], Any]) -> tuple[bool, Any]:
         """Run plugin code; whatever it raises is that plugin's failure, not discovery's.
 
-        Only KeyboardInterrupt (the user) and strict mode's PluginLoadError get out:
+        Only KeyboardInterrupt (the user) and strict mode's stop get out (a plugin's own
+        PluginLoadError, from looking providers up at import, is its failure):
         SystemExit, GeneratorExit and custom BaseException subclasses raised by a
         plugin's import or attributes are recorded like any other error.
         """
         try:
             return True, run()
-        except (KeyboardInterrupt, PluginLoadError):
+        except KeyboardInterrupt:
             raise
-        except BaseException as exc:  # noqa: BLE001 - plugin code may raise anything
+        except BaseException as exc:  # plugin code may raise anything
+            if isinstance(exc, _StrictStop):
+                raise
             self._fail(source, f"{what}: {describe(exc)}", exc)
             return False, None
 
@@ -243,7 +246,7 @@ class Registry:
         self._failures.append(failure)
         log.debug("plugin %s from %s failed: %s", source.name, source.distribution, error)
         if self._strict:
-            raise PluginLoadError(
+            raise _StrictStop(
                 f"plugin {source.name!r} from {source.distribution or 'code'} failed to load: "
                 f"{error} (unset G4F_CORE_STRICT to skip broken plugins)"
             ) from exc
@@ -363,6 +366,10 @@ class Registry:
     def notify(self, hook: str, **kwargs: Any) -> None:
         """Call every implementation of an observer hook; one that raises is logged, skipped."""
         self._hooks.notify(hook, **kwargs)
+
+
+class _StrictStop(PluginLoadError):
+    """Strict mode's stop at the first failure: the one error that leaves plugin isolation."""
 
 
 class _Holder:
