@@ -156,7 +156,7 @@ def _server_message(body: bytes, ctype: str, context: CallContext | None) -> tup
                 if isinstance(value, Mapping):
                     value = value.get("message")
                 if isinstance(value, str) and value:
-                    kind = quote(error_type, context, 60) if isinstance(error_type, str) else None
+                    kind = error_type if isinstance(error_type, str) else None
                     return quote(value, context), kind
     if "html" in ctype or text.lstrip().lower().startswith(("<!doctype", "<html")):
         match = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
