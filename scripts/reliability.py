@@ -469,7 +469,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         target = ROOT / args.output
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(document, encoding="utf-8")
-        print(f"wrote {target.relative_to(ROOT)}: {len(records)} records")
+        shown = target.relative_to(ROOT) if target.is_relative_to(ROOT) else target
+        print(f"wrote {shown}: {len(records)} records")
     return code
 
 

@@ -12,10 +12,11 @@ again from the start on first use.
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 from typing import Protocol
 
-__all__ = ["FORK_WAIT", "track"]
+__all__ = ["FORK_WAIT", "ForkSafe", "track"]
 
 #: Longest a fork() waits for a discovery in progress in another thread, in seconds.
 FORK_WAIT = 10.0
@@ -25,6 +26,28 @@ class Forkable(Protocol):
     def _before_fork(self, wait: float) -> None: ...
 
     def _after_fork(self, child: bool) -> None: ...
+
+
+class ForkSafe:
+    """What a registry does around fork(); it holds ``_lock``, ``_loading`` and ``_loaded``."""
+
+    _lock: threading.RLock
+    _loading: bool
+    _loaded: bool
+    _fork_locked: bool
+
+    def _before_fork(self, wait: float) -> None:
+        """Let a discovery running in another thread finish before the process forks."""
+        self._fork_locked = self._lock.acquire(timeout=wait)
+
+    def _after_fork(self, child: bool) -> None:
+        locked, self._fork_locked = self._fork_locked, False
+        if child:
+            self._lock = threading.RLock()  # the parent's may be held by a thread now gone
+            if not locked and not self._loaded:
+                self._loading = False  # that thread's discovery runs again on first use
+        elif locked:
+            self._lock.release()
 
 
 _tracked: weakref.WeakSet[Forkable] = weakref.WeakSet()

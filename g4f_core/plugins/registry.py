@@ -19,7 +19,6 @@ from functools import partial
 from typing import Any
 
 from g4f_core.errors import AmbiguousProviderError, PluginLoadError, ProviderNotFoundError
-from g4f_core.options import closest
 from g4f_core.plugins import forking
 from g4f_core.plugins.dists import Distribution, distributions
 from g4f_core.plugins.hooks import Hooks
@@ -32,6 +31,9 @@ from g4f_core.plugins.sources import (
     describe,
     entry_points,
     has_hooks,
+    name_of,
+    not_found,
+    register_hook,
     search_path,
 )
 
@@ -43,7 +45,7 @@ log = logging.getLogger("g4f_core")
 log.addHandler(logging.NullHandler())
 
 
-class Registry:
+class Registry(forking.ForkSafe):
     """A set of providers found through entry points (and hooks), loaded on first use."""
 
     def __init__(
@@ -59,6 +61,7 @@ class Registry:
         self._lock = threading.RLock()
         self._loading = False
         self._loaded = False
+        self._fork_locked = False
         self._providers: list[ProviderInfo] = []
         self._by_name: dict[str, list[ProviderInfo]] = {}
         self._by_qualified: dict[str, ProviderInfo] = {}
@@ -66,7 +69,6 @@ class Registry:
         self._disabled: set[str] = set()
         self._strict = False
         self._hooks = Hooks()
-        self._fork_locked = False
         self.discoveries = 0  # how many times discovery ran; it must stay at 1
         forking.track(self)
 
@@ -100,19 +102,6 @@ class Registry:
             finally:
                 self._loading = False
 
-    def _before_fork(self, wait: float) -> None:
-        """Let a discovery running in another thread finish before the process forks."""
-        self._fork_locked = self._lock.acquire(timeout=wait)
-
-    def _after_fork(self, child: bool) -> None:
-        locked, self._fork_locked = self._fork_locked, False
-        if child:
-            self._lock = threading.RLock()  # the parent's may be held by a thread now gone
-            if not locked and not self._loaded:
-                self._loading = False  # that thread's discovery runs again on first use
-        elif locked:
-            self._lock.release()
-
     def _discover(self) -> None:
         # Start from nothing, so a discovery that raised (strict mode) can run again.
         self._providers, self._by_name, self._by_qualified = [], {}, {}
@@ -136,7 +125,7 @@ class Registry:
                 add = partial(self._add, obj, source, found, hook_plugins)
                 self._isolated(source, "could not be read", add)
         for plugin in self._extra_plugins:
-            extra = Source(_name_of(plugin))
+            extra = Source(name_of(plugin))
             add = partial(self._add, plugin, extra, found, hook_plugins, provider=False)
             self._isolated(extra, "could not be read", add)
         for plugin, source in hook_plugins:
@@ -213,14 +202,14 @@ class Registry:
     def _call_register_hook(
         self, plugin: object, source: Source, found: list[ProviderInfo]
     ) -> None:
-        impl = getattr(plugin, "g4f_core_register_providers", None)
-        if impl is None or not has_hooks(_Holder(impl)):
+        impl = register_hook(plugin)
+        if impl is None:
             return
 
         def register(
             provider: object, name: str | None = None, distribution: str | None = None
         ) -> None:
-            pname = name if isinstance(name, str) and name else _name_of(provider)
+            pname = name if isinstance(name, str) and name else name_of(provider)
             sub = Source(
                 pname.rsplit(".", 1)[-1],
                 f"{source.entry_point} (registered by hook)" if source.entry_point else None,
@@ -314,25 +303,9 @@ class Registry:
                 f"provider name {name.strip()!r} is ambiguous: it is declared by {dists}; "
                 f"choose {choices}"
             )
-        raise ProviderNotFoundError(self._not_found(name.strip()))
-
-    def _not_found(self, name: str) -> str:
-        low = name.lower()
-        base = low.rsplit(":", 1)[-1]
-        for failure in self._failures:
-            if failure.name.lower() == base and not failure.error.startswith("name clash"):
-                return (
-                    f"provider {name!r} is installed but failed to load: {failure.error} "
-                    f"(from {failure.distribution or 'code'}; run with G4F_CORE_STRICT=1 "
-                    "and G4F_CORE_DEBUG=1 to see the traceback)"
-                )
-        if base in self._disabled:
-            return f"provider {name!r} is disabled by G4F_CORE_DISABLE"
-        names = [p.name for p in self._providers] + [p.qualified_name for p in self._providers]
-        hint = closest(name, names)
-        suggestion = f"; did you mean {hint!r}?" if hint else ""
-        known = ", ".join(sorted({p.name for p in self._providers})) or "none installed"
-        return f"no provider named {name!r}{suggestion} (available: {known})"
+        raise ProviderNotFoundError(
+            not_found(name.strip(), self._failures, self._disabled, self._providers)
+        )
 
     def select(
         self,
@@ -370,25 +343,6 @@ class Registry:
 
 class _StrictStop(PluginLoadError):
     """Strict mode's stop at the first failure: the one error that leaves plugin isolation."""
-
-
-class _Holder:
-    """A namespace holding one function, so has_hooks can look for its mark statically."""
-
-    def __init__(self, impl: object) -> None:
-        self.impl = impl
-
-
-def _name_of(obj: object) -> str:
-    """A plugin object's ``name`` or ``__name__`` (a plain str), else its type's name."""
-    for attr in ("name", "__name__"):
-        try:
-            value = getattr(obj, attr, None)
-        except Exception:  # noqa: BLE001 - plugin code; fall back to the type's name
-            value = None
-        if isinstance(value, str) and value:
-            return str.__str__(value)
-    return type(obj).__name__
 
 
 def _qualified_key(qualified: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 import attrs
 
+from g4f_core.options import closest
 from g4f_core.plugins.dists import Distribution
 
 __all__ = [
@@ -20,6 +21,9 @@ __all__ = [
     "describe",
     "entry_points",
     "has_hooks",
+    "name_of",
+    "not_found",
+    "register_hook",
     "search_path",
 ]
 
@@ -121,6 +125,45 @@ def _own_dict(obj: object) -> dict[str, Any] | None:
     except Exception:  # noqa: BLE001 - no __dict__, or one that runs code and raises
         return None
     return namespace if type(namespace) is dict else None
+
+
+def register_hook(plugin: object) -> Any:
+    """The plugin's marked ``g4f_core_register_providers``, or None."""
+    impl = getattr(plugin, "g4f_core_register_providers", None)
+    return impl if impl is not None and IMPL_MARK in (_own_dict(impl) or ()) else None
+
+
+def name_of(obj: object) -> str:
+    """A plugin object's ``name`` or ``__name__`` (a plain str), else its type's name."""
+    for attr in ("name", "__name__"):
+        try:
+            value = getattr(obj, attr, None)
+        except Exception:  # noqa: BLE001 - plugin code; fall back to the type's name
+            value = None
+        if isinstance(value, str) and value:
+            return str.__str__(value)
+    return type(obj).__name__
+
+
+def not_found(
+    name: str, failures: Iterable[PluginFailure], disabled: set[str], providers: Iterable[Any]
+) -> str:
+    """Why no provider answers to ``name``: it failed to load, is disabled, or "did you mean"."""
+    base = name.lower().rsplit(":", 1)[-1]
+    for failure in failures:
+        if failure.name.lower() == base and not failure.error.startswith("name clash"):
+            return (
+                f"provider {name!r} is installed but failed to load: {failure.error} "
+                f"(from {failure.distribution or 'code'}; run with G4F_CORE_STRICT=1 "
+                "and G4F_CORE_DEBUG=1 to see the traceback)"
+            )
+    if base in disabled:
+        return f"provider {name!r} is disabled by G4F_CORE_DISABLE"
+    installed = list(providers)
+    hint = closest(name, [p.name for p in installed] + [p.qualified_name for p in installed])
+    suggestion = f"; did you mean {hint!r}?" if hint else ""
+    known = ", ".join(sorted({p.name for p in installed})) or "none installed"
+    return f"no provider named {name!r}{suggestion} (available: {known})"
 
 
 _DESCRIBE_LIMIT = 300
