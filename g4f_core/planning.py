@@ -23,7 +23,7 @@ from g4f_core.errors import (
     StreamNotSupportedError,
 )
 from g4f_core.messages import Message, normalize_messages
-from g4f_core.options import FRAMEWORK_OPTIONS, check_options, closest
+from g4f_core.options import FRAMEWORK_OPTIONS, check_options, closest, with_defaults
 from g4f_core.plugins.provider import ProviderInfo
 from g4f_core.plugins.registry import Registry, match_model
 
@@ -34,6 +34,8 @@ _FRAMEWORK = {opt.name: opt for opt in FRAMEWORK_OPTIONS}
 
 @attrs.frozen
 class Candidate:
+    """One provider to try; ``kwargs`` holds every option it declares (defaults filled in)."""
+
     info: ProviderInfo
     model: str
     kwargs: Mapping[str, Any]
@@ -67,7 +69,8 @@ def prepare(
         model = getattr(model, "name", model)  # gpt4free's Model objects carry .name
         if not isinstance(model, str):
             raise InvalidRequestError(f"model must be a str, not {type(model).__name__}")
-    framework = {k: v for k, v in options.items() if k in _FRAMEWORK}
+    # None means "not given" for framework options: the default (or environment) applies.
+    framework = {k: v for k, v in options.items() if k in _FRAMEWORK and v is not None}
     framework = check_options(framework, FRAMEWORK_OPTIONS, owner="g4f-core", open_ended=False)
     extra = {k: v for k, v in options.items() if k not in _FRAMEWORK}
     retries = max_retries(framework, registry.environ)
@@ -131,7 +134,7 @@ def _check_provider(
     kwargs = check_options(
         extra, info.options, owner=f"provider {info.name!r}", open_ended=info.accepts_any_option
     )
-    return Candidate(info, short, kwargs)
+    return Candidate(info, short, with_defaults(kwargs, info.options))
 
 
 def _by_model(

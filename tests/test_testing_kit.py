@@ -237,11 +237,10 @@ def test_yielding_an_error_message_fails_upstream_errors(
             """
 def _create_completion(model, messages, stream, **kw):
     from g4f_core import G4FError
-    from g4f_core.context import current
-    from g4f_core.transport.client import Client
+    from g4f_core import Client, current
 
     try:
-        with Client(current("KitProbe"), base_url=url) as http:
+        with Client(current(), base_url=url) as http:
             yield _text(http.request("POST", "/v1/chat", json={}).text)
     except G4FError as exc:
         yield f"Error: {exc}"
@@ -281,10 +280,9 @@ KEPT = []
 
 
 def _create_completion(model, messages, stream, **kw):
-    from g4f_core.context import current
-    from g4f_core.transport.client import Client
+    from g4f_core import Client, current
 
-    http = Client(current("KitProbe"), base_url=url)
+    http = Client(current(), base_url=url)
     body = {"model": model, "messages": messages, "stream": True, "temperature": 0.7}
     response = http.request("POST", "/v1/chat", json=body, stream=True)
     KEPT.append(response)  # never closed, even when the caller stops

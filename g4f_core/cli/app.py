@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import IO
 
 from g4f_core.cli.commands import cmd_chat, cmd_check, cmd_emulate, cmd_new_provider
 from g4f_core.cli.output import EXIT_ERROR, EXIT_OK, Out, source, table, yes
+from g4f_core.context import env_flag
 from g4f_core.errors import G4FError
 from g4f_core.kit import checks as checks_store
 from g4f_core.options import Option
@@ -100,7 +100,7 @@ def main(
     try:
         return handler(out, args)
     except G4FError as exc:
-        if os.environ.get("G4F_CORE_DEBUG", "").strip() not in ("", "0"):
+        if env_flag("G4F_CORE_DEBUG"):
             import traceback
 
             traceback.print_exc(file=out.stderr)
@@ -147,7 +147,7 @@ def cmd_providers(out: Out, args: argparse.Namespace) -> int:
                 yes(info.working),
                 source(info),
             ]
-            + ([checks_store.describe(checks.get(info.qualified_name))] if checked else [])
+            + ([checks_store.cell(checks.get(info.qualified_name))] if checked else [])
             for info in found
         ]
         for line in table(rows):
