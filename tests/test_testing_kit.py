@@ -105,6 +105,29 @@ def test_live_mode_uses_the_endpoint_from_the_environment_and_skips_emulator_che
     assert "judged only against the emulator" in report.get("streaming").detail
 
 
+@pytest.mark.parametrize("reachable", [True, False], ids=["answering", "closed port"])
+def test_live_mode_never_shows_the_user_and_password_of_the_endpoint_url(
+    variant: Callable[..., ModuleType], reachable: bool
+) -> None:
+    module = variant(f"kit_userinfo_{reachable}", lambda source: source)
+    server = module.emulator()
+    url = server.start() if reachable else closed_port_url()
+    host_port = url.split("://", 1)[1]
+    secret = f"http://g4f-user:hunter2-canary@{host_port}"
+    try:
+        report = check(
+            module, "endpoint", emulator=False, environ={"G4F_CORE_KITPROBE_URL": secret}
+        )
+    finally:
+        server.stop()
+    endpoint = report.get("endpoint")
+    assert endpoint.status == ("pass" if reachable else "fail"), report.format()
+    assert f"http://{host_port}" in endpoint.detail  # the origin is still named
+    shown = report.format() + repr(report.to_dict())
+    assert "g4f-user" not in shown
+    assert "hunter2-canary" not in shown
+
+
 def test_live_mode_without_an_endpoint_says_which_variable_to_set() -> None:
     provider = SimpleNamespace(
         models=["m"], supports_stream=False, needs_auth=False, _create_completion=_yield_ok

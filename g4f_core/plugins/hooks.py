@@ -34,8 +34,8 @@ class Hooks:
 
     @property
     def active(self) -> bool:
-        """Whether any plugin implements a hook (so calls must notify observers)."""
-        return self.pm is not None
+        """Whether any plugin's hooks are registered (so calls must notify observers)."""
+        return self.pm is not None and bool(self.pm.list_name_plugin())
 
     def _manager(self) -> pluggy.PluginManager:
         if self.pm is None:

@@ -86,9 +86,13 @@ def _options(module: object) -> tuple[Option, ...]:
         options = options_from(getattr(module, "options", None))
     except ValueError as exc:
         raise InvalidProviderError(f"`options`: {exc}") from None
-    for opt in options:
-        if opt.name in _RESERVED:
-            raise InvalidProviderError(f"option {opt.name!r} is reserved by the framework")
+    reserved = [
+        f"option {opt.name!r} is reserved by the framework"
+        for opt in options
+        if opt.name in _RESERVED
+    ]
+    if reserved:
+        raise InvalidProviderError("; ".join(reserved))
     return options
 
 

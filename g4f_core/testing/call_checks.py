@@ -77,7 +77,7 @@ def _live_answers(session: Session) -> str:
             f"the provider declares no url and {env_name(name, 'URL')} is not set: "
             "set it, or run against the emulator (--emulator)"
         )
-    session.target = url
+    session.target = origin(url)  # a live URL may carry a key in its user part or query
     if session.info.needs_auth and not session.has_credential():
         raise Fail(f"the provider needs a credential: set {env_name(name, 'AUTH')}")
     try:
