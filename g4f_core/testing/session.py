@@ -161,39 +161,13 @@ class Session:
 
     # -- calls ---------------------------------------------------------------------------
 
-    def stream(
-        self,
-        *,
-        base_url: str | None,
-        model: str | None = None,
-        messages: object = None,
-        **options: Any,
-    ) -> ChatStream:
+    def stream(self, *, base_url: str | None, **kwargs: Any) -> ChatStream:
         """A streaming call as a user makes it; bad input raises here, before any I/O."""
-        return stream(
-            MESSAGES if messages is None else messages,
-            provider=self.info,
-            model=model,
-            registry=self.registry,
-            **self._options(base_url, options),
-        )
+        return self._call(stream, base_url, **kwargs)
 
-    def complete(
-        self,
-        *,
-        base_url: str | None,
-        model: str | None = None,
-        messages: object = None,
-        **options: Any,
-    ) -> str:
+    def complete(self, *, base_url: str | None, **kwargs: Any) -> str:
         """A non-streaming call as a user makes it."""
-        return complete(
-            MESSAGES if messages is None else messages,
-            provider=self.info,
-            model=model,
-            registry=self.registry,
-            **self._options(base_url, options),
-        )
+        return self._call(complete, base_url, **kwargs)
 
     def call(self, *, stream: bool, base_url: str | None, **kwargs: Any) -> str:
         """The whole reply of a streaming or a non-streaming call."""
@@ -202,13 +176,28 @@ class Session:
         with self.stream(base_url=base_url, **kwargs) as chunks:
             return "".join(chunks)
 
-    def _options(self, base_url: str | None, options: Mapping[str, Any]) -> dict[str, Any]:
+    def _call(
+        self,
+        how: Callable[..., T],
+        base_url: str | None,
+        *,
+        model: str | None = None,
+        messages: object = None,
+        **options: Any,
+    ) -> T:
+        """``how`` (g4f_core's stream or complete) on this provider, in the suite's registry."""
         opts: dict[str, Any] = {"timeout": 10.0, "max_retries": 0, **options}
         if base_url is not None:
             opts["base_url"] = base_url
         if self.info.needs_auth and self.emulated:
             opts.setdefault("auth", AUTH)
-        return opts
+        return how(
+            MESSAGES if messages is None else messages,
+            provider=self.info,
+            model=model,
+            registry=self.registry,
+            **opts,
+        )
 
     def bounded(self, work: Callable[[], T], limit: float = CALL_LIMIT) -> T:
         """Run ``work`` in a worker thread; raise :class:`Hung` if it outlives ``limit``."""
