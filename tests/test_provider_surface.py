@@ -61,6 +61,8 @@ def test_framework_options_never_reach_the_provider(install: Install) -> None:
     install(Kw=KWARGS)
     text = g4f_core.complete("Hi", provider="Kw", timeout=5, max_retries=0, deadline=9)
     assert text == "[('stop', None), ('temperature', 0.5)]"
+    # None means "not given" for a framework option: its default applies.
+    assert g4f_core.complete("Hi", provider="Kw", timeout=None, max_retries=None) == text
 
 
 # -- the provider's name on its errors ---------------------------------------------------------

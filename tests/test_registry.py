@@ -281,13 +281,22 @@ def test_strict_mode_raises_the_first_failure(
     assert isinstance(caught.value.__cause__, RuntimeError)
 
 
-@pytest.mark.parametrize("value", ["", "0"])
+@pytest.mark.parametrize("value", ["", "0", "false", "No", " off "])
 def test_strict_mode_off_records_failures_without_raising(
     site: Path, registry_for: Callable[..., Registry], value: str
 ) -> None:
     make_dist(site, "bad-dist", "1.0", {"Bad": BROKEN["raises on import"][0]})
     registry = registry_for({"G4F_CORE_STRICT": value})
     assert len(registry.failures()) == 1
+
+
+@pytest.mark.parametrize("value", ["1", "true", "YES", "on", "2"])
+def test_strict_mode_is_on_for_any_other_value(
+    site: Path, registry_for: Callable[..., Registry], value: str
+) -> None:
+    make_dist(site, "bad-dist", "1.0", {"Bad": BROKEN["raises on import"][0]})
+    with pytest.raises(PluginLoadError):
+        registry_for({"G4F_CORE_STRICT": value}).providers()
 
 
 def test_strict_mode_with_good_plugins_loads_them(
