@@ -325,6 +325,13 @@ def test_chat_types_options_by_their_declaration(registry: Registry) -> None:
     )
 
 
+@pytest.mark.parametrize("key", ["provider", "model", "messages", "registry"])
+def test_chat_refuses_a_call_keyword_given_as_an_option(registry: Registry, key: str) -> None:
+    code, out, err = run(registry, "chat", "-p", "Streamer", "-o", f"{key}=x", "Hi")
+    assert (code, out) == (1, "")
+    assert err == f"error: -o {key}=... is not an option: use -p NAME or -m MODEL\n"
+
+
 @pytest.mark.parametrize(
     ("option", "message"),
     [

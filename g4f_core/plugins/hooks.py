@@ -21,7 +21,7 @@ from g4f_core.plugins.sources import exception_text
 if TYPE_CHECKING:
     import pluggy
 
-__all__ = ["Hooks"]
+__all__ = ["Hooks", "call"]
 
 log = logging.getLogger("g4f_core")
 
