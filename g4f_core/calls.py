@@ -160,14 +160,7 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
         plan.registry.notify("g4f_core_call_started", event=_event(cand, plan, ctx))
     source: Any = None
     try:
-        messages = [dict(m) for m in plan.messages]  # providers may mutate their copy
-        source = run.run(info.create_completion, cand.model, messages, plan.stream, **cand.kwargs)
-        if isinstance(source, str):  # legacy providers returned the whole text
-            source = iter((source,))
-        elif not hasattr(source, "__next__"):
-            raise ProviderResponseError(
-                f"_create_completion returned {type(source).__name__}; it must yield str chunks"
-            )
+        source = _start(plan, cand, run)
         deadline_at = ctx.deadline_at
         while True:
             try:
@@ -189,7 +182,7 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
         outcome = "cancelled"
         raise
     except ProviderError as exc:
-        exc.provider = exc.provider or info.name
+        exc.provider = exc.provider or info.name  # authors need not name themselves
         failure = exc
         raise
     except G4FError as exc:
@@ -199,12 +192,7 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
         failure = redact(_wrap(exc, info.name), ctx.auth)
         raise failure from safe_cause(exc)
     finally:
-        close = getattr(source, "close", None)
-        if close is not None:
-            try:
-                run.run(close)
-            except Exception as exc:  # noqa: BLE001 - a failed clean-up must not replace the outcome
-                log.debug("%s: closing the provider raised %s", info.name, type(exc).__name__)
+        _close(source, run, info.name)
         if observe:
             event = attrs.evolve(
                 _event(cand, plan, ctx),
@@ -217,6 +205,29 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
                 characters=progress.chars,
             )
             plan.registry.notify("g4f_core_call_finished", event=event)
+
+
+def _start(plan: Plan, cand: Candidate, run: contextvars.Context) -> Iterator[str]:
+    """Call ``_create_completion``; its result as an iterator of chunks."""
+    messages = [dict(m) for m in plan.messages]  # providers may mutate their copy
+    source = run.run(cand.info.create_completion, cand.model, messages, plan.stream, **cand.kwargs)
+    if isinstance(source, str):  # legacy providers returned the whole text
+        return iter((source,))
+    if not hasattr(source, "__next__"):
+        raise ProviderResponseError(
+            f"_create_completion returned {type(source).__name__}; it must yield str chunks"
+        )
+    return source
+
+
+def _close(source: object, run: contextvars.Context, provider: str) -> None:
+    """Close the provider's generator in its context; a failure here is only logged."""
+    close = getattr(source, "close", None)
+    if close is not None:
+        try:
+            run.run(close)
+        except Exception as exc:  # noqa: BLE001 - a failed clean-up must not replace the outcome
+            log.debug("%s: closing the provider raised %s", provider, type(exc).__name__)
 
 
 def _event(cand: Candidate, plan: Plan, ctx: CallContext) -> Any:

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import IO
 
 from g4f_core.cli.commands import cmd_chat, cmd_check, cmd_emulate, cmd_new_provider
 from g4f_core.cli.output import EXIT_ERROR, EXIT_OK, Out, source, table, yes
+from g4f_core.context import env_flag
 from g4f_core.errors import G4FError
 from g4f_core.kit import checks as checks_store
-from g4f_core.options import Option
+from g4f_core.options import FRAMEWORK_DEFAULTS, Option
 from g4f_core.plugins.provider import ProviderInfo
 from g4f_core.plugins.registry import Registry, default_registry
 
 __all__ = ["main"]
+
+_RETRIES_HELP = f"retries before the first token (default {FRAMEWORK_DEFAULTS['max_retries']})"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", help="send requests to this URL instead of the provider's own")
     p.add_argument("--timeout", type=float, help="seconds any single wait may take")
     p.add_argument("--deadline", type=float, help="seconds the whole call may take")
-    p.add_argument("--max-retries", type=int, help="retries before the first token (default 2)")
+    p.add_argument("--max-retries", type=int, help=_RETRIES_HELP)
     p.add_argument("--max-line-bytes", type=int, help="longest line the reply may carry")
     p.add_argument("--max-reply-bytes", type=int, help="largest reply body accepted")
 
@@ -100,7 +102,7 @@ def main(
     try:
         return handler(out, args)
     except G4FError as exc:
-        if os.environ.get("G4F_CORE_DEBUG", "").strip() not in ("", "0"):
+        if env_flag("G4F_CORE_DEBUG"):
             import traceback
 
             traceback.print_exc(file=out.stderr)
@@ -147,7 +149,7 @@ def cmd_providers(out: Out, args: argparse.Namespace) -> int:
                 yes(info.working),
                 source(info),
             ]
-            + ([checks_store.describe(checks.get(info.qualified_name))] if checked else [])
+            + ([checks_store.cell(checks.get(info.qualified_name))] if checked else [])
             for info in found
         ]
         for line in table(rows):

@@ -17,19 +17,19 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from g4f_core.context import env_flag
 from g4f_core.errors import AmbiguousProviderError, PluginLoadError, ProviderNotFoundError
 from g4f_core.options import closest
 from g4f_core.plugins.dists import Distribution, distributions
-from g4f_core.plugins.hooks import Hooks
+from g4f_core.plugins.hooks import Hooks, call
 from g4f_core.plugins.provider import InvalidProviderError, ProviderInfo
 from g4f_core.plugins.sources import (
     GROUP,
-    IMPL_MARK,
     PluginFailure,
     Source,
     canonical,
-    describe,
     entry_points,
+    exception_text,
     has_hooks,
     search_path,
 )
@@ -50,11 +50,9 @@ class Registry:
         distributions: Iterable[Distribution] | None = None,
         *,
         environ: Mapping[str, str] | None = None,
-        plugins: Iterable[object] = (),
     ) -> None:
         self._dists = distributions
         self._environ = environ
-        self._extra_plugins = list(plugins)
         self._lock = threading.RLock()
         self._loading = False
         self._loaded = False
@@ -65,7 +63,6 @@ class Registry:
         self._disabled: set[str] = set()
         self._strict = False
         self._hooks = Hooks()
-        self.discoveries = 0  # how many times discovery ran; it must stay at 1
 
     @classmethod
     def from_path(cls, paths: Iterable[str], **kwargs: Any) -> Registry:
@@ -101,9 +98,8 @@ class Registry:
         # Start from nothing, so a discovery that raised (strict mode) can run again.
         self._providers, self._by_name, self._by_qualified = [], {}, {}
         self._failures, self._hooks = [], Hooks()
-        self.discoveries += 1
         env = self.environ
-        self._strict = env.get("G4F_CORE_STRICT", "").strip() not in ("", "0")
+        self._strict = env_flag("G4F_CORE_STRICT", env)
         self._disabled = {
             part.strip().lower() for part in env.get("G4F_CORE_DISABLE", "").split(",")
         } - {""}
@@ -118,12 +114,9 @@ class Registry:
             try:
                 obj = ep.load()
             except (Exception, SystemExit) as exc:  # noqa: BLE001 - any import failure is the plugin's
-                self._fail(source, f"failed to import: {describe(exc)}", exc)
+                self._fail(source, f"failed to import: {exception_text(exc)}", exc)
                 continue
             self._add(obj, source, found, hook_plugins)
-        for plugin in self._extra_plugins:
-            source = Source(getattr(plugin, "__name__", type(plugin).__name__))
-            self._add(plugin, source, found, hook_plugins, provider=False)
         for plugin, source in hook_plugins:
             self._call_register_hook(plugin, source, found)
         self._index(found)
@@ -134,14 +127,11 @@ class Registry:
         source: Source,
         found: list[ProviderInfo],
         hook_plugins: list[tuple[object, Source]],
-        *,
-        provider: bool = True,
     ) -> None:
-        is_provider = provider and hasattr(obj, "_create_completion")
+        is_provider = hasattr(obj, "_create_completion")
         hooked = has_hooks(obj)
         if not is_provider and not hooked:
-            if provider:
-                self._fail(source, "has no `_create_completion` function and implements no hooks")
+            self._fail(source, "has no `_create_completion` function and implements no hooks")
             return
         info = None
         if is_provider:
@@ -171,10 +161,6 @@ class Registry:
     def _call_register_hook(
         self, plugin: object, source: Source, found: list[ProviderInfo]
     ) -> None:
-        impl = getattr(plugin, "g4f_core_register_providers", None)
-        if impl is None or not hasattr(impl, IMPL_MARK):
-            return
-
         def register(
             provider: object, name: str | None = None, distribution: str | None = None
         ) -> None:
@@ -193,10 +179,12 @@ class Registry:
             except InvalidProviderError as exc:
                 self._fail(sub, f"invalid provider: {exc}", exc)
 
-        try:
-            impl(register=register)
-        except Exception as exc:  # noqa: BLE001 - a raising hook is the plugin's failure
-            self._fail(source, f"g4f_core_register_providers raised {describe(exc)}", exc)
+        for impl in self._hooks.implementations("g4f_core_register_providers", plugin):
+            try:
+                call(impl, register=register)
+            except Exception as exc:  # noqa: BLE001 - a raising hook is the plugin's failure
+                error = f"g4f_core_register_providers raised {exception_text(exc)}"
+                self._fail(source, error, exc)
 
     def _is_disabled(self, name: str, distribution: str | None) -> bool:
         low = name.lower()
