@@ -97,10 +97,23 @@ class Pump:
             return Batch(chunks, self._done, self._error)
 
     def cancel(self) -> None:
-        """Stop reading at the next chunk and close the upstream (idempotent)."""
+        """Stop reading and close the upstream (idempotent).
+
+        A reader waiting on a silent upstream has its socket shut down (the transport's
+        watchdog), so the call ends now rather than at its timeout.
+        """
         with self._cond:
+            if self._cancelled or self._done:
+                self._cancelled = True
+                return
             self._cancelled = True
             self._cond.notify_all()
+            blocked = self._blocked
+        ident = self._thread.ident
+        if not blocked and ident is not None:
+            from g4f_core.transport.watchdog import watchdog
+
+            watchdog.interrupt(ident)
 
     def join(self, timeout: float) -> bool:
         self._thread.join(timeout)
