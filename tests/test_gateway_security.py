@@ -153,8 +153,8 @@ def test_the_default_cap_is_8_mib_and_is_enforced_before_the_body_is_read(
 def test_cors_is_off_by_default(emu: H2oEmulator) -> None:
     with served(h2o_registry(emu)) as server:
         reply = raw(server, "GET", "/v1/models", headers={"Origin": ORIGIN})
-        pre = raw(server, "OPTIONS", "/v1/chat/completions", headers={
-            "Origin": ORIGIN, "Access-Control-Request-Method": "POST"})  # fmt: skip
+        asked = {"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}
+        pre = raw(server, "OPTIONS", "/v1/chat/completions", headers=asked)
     assert reply.status == 200
     assert not [h for h in reply.headers if h.startswith("access-control-")]
     assert pre.status == 204
@@ -163,9 +163,12 @@ def test_cors_is_off_by_default(emu: H2oEmulator) -> None:
 
 def test_cors_names_exact_origins_and_answers_preflights(emu: H2oEmulator) -> None:
     with served(h2o_registry(emu), cors_origins=(ORIGIN,), api_key=KEY) as server:
-        pre = raw(server, "OPTIONS", "/v1/chat/completions", headers={
-            "Origin": ORIGIN, "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "authorization, content-type, x-stainless-os"})  # fmt: skip
+        asked = {
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type, x-stainless-os",
+        }
+        pre = raw(server, "OPTIONS", "/v1/chat/completions", headers=asked)
         ok = post_chat(server, CHAT, headers={"Origin": ORIGIN, "Authorization": f"Bearer {KEY}"})
         other = raw(server, "GET", "/health", headers={"Origin": "https://evil.example"})
     assert pre.status == 204
