@@ -30,7 +30,7 @@ SSE_PROVIDER = provider_source(
     header="import json",
     body="""
     from g4f_core import Client, current
-    with Client(current("Scripted")) as http:
+    with Client(current()) as http:
         response = http.request("POST", "/chat", json={"n": len(messages)}, stream=True)
         for data in http.events(response):
             if data == "[DONE]":
