@@ -6,22 +6,16 @@ the browser: scripts, styles, images and requests only from the gateway itself, 
 script or style, no framing. The page needs no API key (it holds no data); the API calls
 it makes carry the key the user enters.
 
-:func:`with_page` wraps any WSGI application: GET/HEAD of the page's paths are answered
-here, everything else goes to the wrapped application unchanged.
+The gateway mounts it with one call, :func:`page_response`, made before any of its own
+routing: GET/HEAD of the page's paths are answered from here, all else is the API's.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
-from collections.abc import Iterable
 from importlib import resources
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-
-__all__ = ["CONTENT_SECURITY_POLICY", "PAGE_PATHS", "page_response", "with_page"]
+__all__ = ["CONTENT_SECURITY_POLICY", "PAGE_PATHS", "page_response"]
 
 #: Everything from the gateway's own origin, nothing inline, nothing framed.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -61,8 +55,12 @@ def _read(name: str) -> bytes:
         return body
 
 
-def page_response(method: str, path: str) -> tuple[str, list[tuple[str, str]], bytes] | None:
-    """Status, headers and body for one of the page's files; None for any other request."""
+def page_response(method: str, path: str) -> tuple[int, list[tuple[str, str]], bytes] | None:
+    """Status, headers and body for one of the page's files; None for any other request.
+
+    The gateway asks this first, before its key check: the page holds no data, and a
+    browser cannot send the key with a navigation.
+    """
     entry = PAGE_PATHS.get(path)
     if entry is None or method not in ("GET", "HEAD"):
         return None
@@ -76,24 +74,5 @@ def page_response(method: str, path: str) -> tuple[str, list[tuple[str, str]], b
         ("Referrer-Policy", "no-referrer"),
         # Revalidated on each load, so an upgraded package's page is never mixed with an old one.
         ("Cache-Control", "no-cache"),
-        ("ETag", '"' + hashlib.sha256(body).hexdigest()[:32] + '"'),
     ]
-    return "200 OK", headers, b"" if method == "HEAD" else body
-
-
-def with_page(app: WSGIApplication) -> WSGIApplication:
-    """``app`` with the page mounted at ``/`` (and its files under ``/static/``)."""
-
-    def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        found = page_response(environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", ""))
-        if found is None:
-            return app(environ, start_response)
-        status, headers, body = found
-        etag = dict(headers)["ETag"]
-        if environ.get("HTTP_IF_NONE_MATCH") == etag:
-            start_response("304 Not Modified", [(k, v) for k, v in headers if k != "Content-Length"])
-            return [b""]
-        start_response(status, headers)
-        return [body]
-
-    return application
+    return 200, headers, b"" if method == "HEAD" else body
