@@ -79,6 +79,11 @@ class ChatStream(Iterator[str]):
         """The qualified name of the provider answering (or last tried)."""
         return self._progress.provider
 
+    @property
+    def attempts(self) -> int:
+        """How many attempts the call has made so far (retries and fallbacks included)."""
+        return self._progress.attempts
+
     def __repr__(self) -> str:
         names = ", ".join(c.info.name for c in self._plan.candidates)
         return f"<ChatStream providers=[{names}] delivered={self._progress.chars} chars>"
@@ -99,6 +104,7 @@ class _Progress:
         self._recent: list[str] = []
         self.chunks = 0
         self.chars = 0
+        self.attempts = 0
         self.provider: str | None = None
 
     def add(self, chunk: str) -> None:
@@ -131,6 +137,7 @@ def _drive(plan: Plan, progress: _Progress) -> Generator[str, None, None]:
             )
             try:
                 progress.provider = cand.info.qualified_name
+                progress.attempts = len(attempts) + 1
                 yield from _attempt(plan, progress, cand, ctx)
                 return
             except ProviderError as error:

@@ -72,6 +72,13 @@ class Registry:
         """A registry of only the distributions installed under ``paths`` (used by tests)."""
         return cls(list(distributions(list(paths))), **kwargs)
 
+    def with_environ(self, environ: Mapping[str, str]) -> Registry:
+        """A fresh registry of the same distributions and plugins, reading ``environ``.
+
+        The gateway's ``--emulators`` uses it to route each provider to its emulator.
+        """
+        return Registry(self._dists, environ=environ, plugins=self._extra_plugins)
+
     # -- discovery -------------------------------------------------------------------
 
     @property
