@@ -8,7 +8,6 @@ an OpenAI-compatible endpoint registered from code the way configured providers 
 
 from __future__ import annotations
 
-import threading
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,10 +80,9 @@ def build_registry(root: Path, h2o_url: str) -> Registry:
 
 @contextmanager
 def serve_gateway(root: Path, **settings: Any) -> Iterator[Served]:
-    """H2o's emulator and the gateway (``make_gateway(registry, **settings)``) under waitress."""
-    from waitress.server import create_server
-
-    from g4f_core.gateway import make_gateway
+    """H2o's emulator and the gateway (``GatewayConfig(**settings)``) served by waitress."""
+    from g4f_core.gateway import GatewayConfig, make_gateway
+    from g4f_core.gateway.serve import GatewayServer
 
     root.mkdir(parents=True, exist_ok=True)
     _sessions.clear()
@@ -92,12 +90,5 @@ def serve_gateway(root: Path, **settings: Any) -> Iterator[Served]:
         patch.syspath_prepend(str(root))
         registry = build_registry(root, emulator.url)
         registry.load()
-        app = make_gateway(registry, **settings)
-        server = create_server(app, host="127.0.0.1", port=0, threads=8, channel_timeout=30)
-        thread = threading.Thread(target=server.run, name="web-test-gateway", daemon=True)
-        thread.start()
-        try:
-            yield Served(f"http://127.0.0.1:{server.effective_port}", emulator, registry)
-        finally:
-            server.close()
-            thread.join(5)
+        with GatewayServer(make_gateway(registry, GatewayConfig(**settings))) as server:
+            yield Served(server.url, emulator, registry)

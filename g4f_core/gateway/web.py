@@ -55,7 +55,7 @@ def _read(name: str) -> bytes:
         return body
 
 
-def page_response(method: str, path: str) -> tuple[int, list[tuple[str, str]], bytes] | None:
+def page_response(method: str, path: str) -> tuple[int, list[tuple[str, str]], list[bytes]] | None:
     """Status, headers and body for one of the page's files; None for any other request.
 
     The gateway asks this first, before its key check: the page holds no data, and a
@@ -75,4 +75,4 @@ def page_response(method: str, path: str) -> tuple[int, list[tuple[str, str]], b
         # Revalidated on each load, so an upgraded package's page is never mixed with an old one.
         ("Cache-Control", "no-cache"),
     ]
-    return 200, headers, b"" if method == "HEAD" else body
+    return 200, headers, [b"" if method == "HEAD" else body]
