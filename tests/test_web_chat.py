@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -144,9 +145,8 @@ def test_a_reply_grows_on_the_page_while_the_emulator_delays_each_token(
     assert lengths == sorted(lengths)
     shown = messages(chat)
     assert [m["role"] for m in shown] == ["user", "assistant"]
-    assert shown[1]["meta"] == "answered by H2o (H2o/falcon-7b)"
+    assert shown[1]["meta"] == "answered by H2o (falcon-7b)"
     assert status(chat) == "Answer complete from H2o."
-    screenshot(chat, "web-chat.png")
 
 
 def test_stop_ends_the_reply_and_the_emulator_sees_its_connection_close(
@@ -160,7 +160,7 @@ def test_stop_ends_the_reply_and_the_emulator_sees_its_connection_close(
     stopped_at = reply_text(chat)
     generation = generations(served)[-1]
     assert served.emulator.wait_for_close(generation.connection, 5.0)
-    wait_until("H2o to delete its conversation", lambda: not served.emulator.conversations())
+    wait_until("H2o to delete its conversation", lambda: not served.emulator.conversations)
     time.sleep(0.6)  # two more token delays: nothing more arrives
     assert reply_text(chat) == stopped_at
     assert status(chat) == "Stopped."
@@ -281,6 +281,16 @@ def test_the_conversation_survives_a_reload_and_goes_back_as_history(
             {"role": "user", "content": "second question"},
         ]
     )
+    chat.find_element("css selector", "#settings summary").click()  # show the options form too
+    screenshot(chat, "web-chat.png")
+    chat.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": "dark"}]},
+    )
+    try:
+        screenshot(chat, "web-chat-dark.png")
+    finally:
+        chat.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
 
 
 def test_an_option_out_of_its_declared_range_is_refused_before_sending(
@@ -361,3 +371,57 @@ def test_the_pages_sse_parser_reads_events_split_at_every_byte_offset(chat: WebD
     )
     assert isinstance(results, list) and len(results) == 3 * (len(SSE_SAMPLE) + 1) + 1
     assert all(result == oracle for result in results)
+
+
+# -- the gateway's API key ----------------------------------------------------------------
+
+KEY = "sk-web-test-0123456789"
+
+
+@pytest.fixture
+def keyed(tmp_path: Path) -> Iterator[Served]:
+    with serve_gateway(tmp_path / "keyed-site", api_key=KEY) as gateway:
+        yield gateway
+
+
+def dialog_open(browser: WebDriver) -> bool:
+    return bool(browser.execute_script("return document.getElementById('key-dialog').open"))
+
+
+def enter_key(browser: WebDriver, key: str) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    field = browser.find_element("id", "key-input")
+    field.clear()
+    field.send_keys(key, Keys.ENTER)
+
+
+def test_the_page_asks_for_the_api_key_once_and_keeps_it_for_the_session(
+    browser: WebDriver, keyed: Served
+) -> None:
+    browser.get("about:blank")
+    browser.get(keyed.url + "/#chat")
+    wait_until("the key dialog", lambda: dialog_open(browser))
+    # Two reads were refused at once; one dialog asks, with the gateway's reason.
+    assert browser.execute_script("return document.querySelectorAll('dialog[open]').length") == 1
+    reason = browser.find_element("id", "key-reason").text
+    assert reason == "missing API key: send it as 'Authorization: Bearer <key>'"
+    enter_key(browser, "sk-wrong")
+    wait_until("the refusal", lambda: "refused" in browser.find_element("id", "key-reason").text)
+    assert dialog_open(browser)
+    assert browser.find_element("id", "key-reason").text == (
+        "The gateway refused that key: incorrect API key"
+    )
+    enter_key(browser, KEY)
+    wait_until("the page", lambda: browser.execute_script("return document.body.dataset.ready"))
+    assert not dialog_open(browser)
+    assert browser.execute_script("return sessionStorage.getItem('g4f-core.api-key')") == KEY
+    browser.refresh()
+    wait_until("the page", lambda: browser.execute_script("return document.body.dataset.ready"))
+    pick(browser, "H2o", "falcon-7b")
+    type_and_send(browser, "hello with a key")
+    wait_until("the reply", lambda: idle(browser) and len(messages(browser)) == 2)
+    assert messages(browser)[1]["role"] == "assistant"
+    assert not dialog_open(browser)
+    browser.execute_script("sessionStorage.clear()")
+    drain_logs(browser)

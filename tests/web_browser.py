@@ -140,9 +140,22 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def screenshot(browser: WebDriver, name: str) -> Path:
-    """Write the viewport to docs/``name`` (only when it changed, so the tree stays clean)."""
+    """Write the whole page to docs/``name`` (only when it changed, so the tree stays clean)."""
+    import base64
+
     browser.execute_script("document.activeElement && document.activeElement.blur()")
-    png = browser.get_screenshot_as_png()
+    width, height = browser.execute_script(
+        "const d = document.documentElement; return [d.scrollWidth, d.scrollHeight];"
+    )
+    shot = browser.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
+        },
+    )
+    png = base64.b64decode(shot["data"])
     assert png.startswith(b"\x89PNG"), "the browser returned no PNG"
     path = DOCS / name
     if not path.exists() or path.read_bytes() != png:
@@ -151,7 +164,8 @@ def screenshot(browser: WebDriver, name: str) -> Path:
 
 
 def open_page(browser: WebDriver, url: str) -> None:
-    """Load the page afresh and wait until it has read the gateway."""
+    """Load the page afresh (even at the URL it shows now) and wait until it read the gateway."""
+    browser.get("about:blank")
     browser.get(url)
     wait_until(
         "the page to read the gateway",

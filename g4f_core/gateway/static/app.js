@@ -203,7 +203,7 @@
     const [listing, models] = await Promise.all([getJSON("v1/providers"), getJSON("v1/models")]);
     data.providers = listing.providers || [];
     data.failures = listing.failures || [];
-    data.models = (models.data || []).map((m) => m.id);
+    data.models = (models.data || []).map((m) => ({ id: m.id, owner: m.owned_by || "" }));
   }
 
   function sourceOf(p) {
@@ -353,28 +353,30 @@
 
   // ---- chat: provider, model and options ----------------------------------------------
 
-  function providerOf(name) {
-    return data.providers.find((p) => p.name === name) || null;
+  /** A provider by the label /v1/models gives it: its name, or dist:Name when names clash. */
+  function providerOf(label) {
+    return data.providers.find((p) => p.name === label || `${p.distribution}:${p.name}` === label) || null;
   }
 
-  /** Models by provider from /v1/models; ids that name no provider are "any provider" models. */
-  function modelChoices(provider) {
-    if (provider) {
-      const prefix = `${provider}/`;
-      return data.models.filter((id) => id.startsWith(prefix)).map((id) => id.slice(prefix.length));
-    }
-    const names = data.providers.map((p) => `${p.name}/`);
-    return data.models.filter((id) => !names.some((n) => id.startsWith(n)));
+  /** An id "Label/model" is owned by its provider's label; any other id is a bare model. */
+  function ownedBy(m) {
+    return m.owner && m.id.startsWith(`${m.owner}/`) ? m.owner : "";
+  }
+
+  /** The models /v1/models lists for a provider label, or the bare ones ("any provider"). */
+  function modelChoices(label) {
+    const models = data.models.filter((m) => ownedBy(m) === label);
+    return models.map((m) => (label ? m.id.slice(label.length + 1) : m.id));
   }
 
   function fillProviders() {
     const select = byId("chat-provider");
-    const usable = data.providers.filter((p) => modelChoices(p.name).length);
+    const labels = [...new Set(data.models.map(ownedBy).filter(Boolean))];
     select.replaceChildren(
       el("option", { value: "", text: "any provider for this model" }),
-      ...usable.map((p) => el("option", { value: p.name, text: p.name })),
+      ...labels.map((label) => el("option", { value: label, text: label })),
     );
-    if (!usable.some((p) => p.name === chat.provider)) chat.provider = "";
+    if (!labels.includes(chat.provider)) chat.provider = "";
     select.value = chat.provider;
   }
 
@@ -440,8 +442,8 @@
         const limits = limitsOf(o);
         const help = [o.type, `default ${show(o.default)}`, limits, o.help].filter(Boolean).join("; ");
         const label = el("label", { for: id }, el("code", { text: o.name }));
-        const wrap = el("div", { class: o.type === "bool" ? "field inline" : "field" });
-        if (o.type === "bool") wrap.append(input, label);
+        const wrap = el("div", { class: "field" });
+        if (o.type === "bool") wrap.append(el("span", { class: "check" }, input, label));
         else wrap.append(label, input);
         wrap.append(el("span", { id: `${id}-help`, class: "hint", text: help }));
         wrap.append(el("span", { id: `${id}-error`, class: "field-error" }));
@@ -517,9 +519,20 @@
     return item;
   }
 
+  /** The header's qualified name (dist:Name) shortened to the name when no other shares it. */
+  function providerLabel(header) {
+    const found = data.providers.find((p) => `${p.distribution}:${p.name}` === header || p.name === header);
+    if (!found || data.providers.filter((p) => p.name === found.name).length > 1) return header;
+    return found.name;
+  }
+
   function updateMeta(meta, m) {
     const parts = [];
-    if (m.provider) parts.push(`answered by ${m.provider}${m.model ? ` (${m.model})` : ""}`);
+    if (m.provider) {
+      const name = providerLabel(m.provider);
+      const model = m.model && m.model.startsWith(`${name}/`) ? m.model.slice(name.length + 1) : m.model;
+      parts.push(`answered by ${name}${model ? ` (${model})` : ""}`);
+    }
     if (m.note) parts.push(m.note);
     meta.textContent = parts.join(" · ");
     meta.hidden = parts.length === 0;
@@ -592,7 +605,7 @@
       const m = { role: "assistant", content: "", provider: response.headers.get(PROVIDER_HEADER), model: null, streaming: true };
       reply = { m, node: addMessage(m) };
       await readReply(response, reply);
-      status(`Answer complete${m.provider ? ` from ${m.provider}` : ""}.`);
+      status(`Answer complete${m.provider ? ` from ${providerLabel(m.provider)}` : ""}.`);
     } catch (error) {
       if (error.name === "AbortError") {
         if (reply) reply.m.note = "stopped";
