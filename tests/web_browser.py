@@ -145,7 +145,8 @@ def screenshot(browser: WebDriver, name: str) -> Path:
 
     browser.execute_script("document.activeElement && document.activeElement.blur()")
     width, height = browser.execute_script(
-        "const d = document.documentElement; return [d.scrollWidth, d.scrollHeight];"
+        "const d = document.documentElement;"
+        "return [Math.max(d.scrollWidth, innerWidth), d.scrollHeight];"
     )
     shot = browser.execute_cdp_cmd(
         "Page.captureScreenshot",

@@ -195,6 +195,12 @@
     return value === null || value === undefined ? "none" : JSON.stringify(value);
   }
 
+  /** An option's default as Python declared it: a float 1.0 is not shown as the int 1. */
+  function showDefault(option) {
+    const value = option.default;
+    return option.type === "float" && Number.isInteger(value) ? value.toFixed(1) : show(value);
+  }
+
   // ---- the data -----------------------------------------------------------------------
 
   const data = { providers: [], failures: [], models: [] };
@@ -244,9 +250,10 @@
 
   function providerRow(p) {
     const models = el("ul", { class: "models" }, ...p.models.map((m) => el("li", { text: m })));
-    const name = el("td", {}, el("strong", { text: p.name }), p.url ? el("span", { class: "url", text: p.url }) : null);
+    const url = p.url ? el("span", { class: "url", text: p.url }) : null;
+    const name = el("td", {}, el("div", {}, el("strong", { text: p.name }), url));
     const count = p.options.length;
-    return el(
+    const row = el(
       "tr",
       { "data-provider": p.name },
       name,
@@ -258,6 +265,10 @@
       el("td", { text: lastCheck(p.last_check) }),
       el("td", { text: count ? `${count} declared` : "none" }),
     );
+    // Narrow screens show each row as a card; each cell then names its column itself.
+    const heads = document.querySelectorAll("#provider-table thead th");
+    [...row.cells].forEach((cell, i) => (cell.dataset.label = heads[i].textContent));
+    return row;
   }
 
   function optionTable(p) {
@@ -268,7 +279,7 @@
         {},
         el("th", { scope: "row" }, el("code", { text: o.name })),
         el("td", { text: o.type }),
-        el("td", {}, el("code", { text: show(o.default) })),
+        el("td", {}, el("code", { text: showDefault(o) })),
         el("td", { text: limitsOf(o) || "any" }),
         el("td", { text: (o.openai || []).join(", ") }),
         el("td", { text: o.help || "" }),
@@ -440,7 +451,7 @@
         input.setAttribute("aria-describedby", `${id}-help ${id}-error`);
         input.dataset.option = o.name;
         const limits = limitsOf(o);
-        const help = [o.type, `default ${show(o.default)}`, limits, o.help].filter(Boolean).join("; ");
+        const help = [o.type, `default ${showDefault(o)}`, limits, o.help].filter(Boolean).join("; ");
         const label = el("label", { for: id }, el("code", { text: o.name }));
         const wrap = el("div", { class: "field" });
         if (o.type === "bool") wrap.append(el("span", { class: "check" }, input, label));
