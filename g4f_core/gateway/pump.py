@@ -12,8 +12,11 @@ upstream connection and runs the provider's clean-up (H2o deletes its conversati
 
 from __future__ import annotations
 
+import _thread
 import logging
+import os
 import threading
+from collections.abc import Callable
 
 from g4f_core.calls import ChatStream
 from g4f_core.errors import G4FError
@@ -35,8 +38,76 @@ class Batch:
         self.error = error
 
 
+class Readers:
+    """Reader threads kept for reuse: starting a call costs a hand-off, not a thread start.
+
+    ``threading.Thread.start`` waits until the new thread runs, which on a busy machine
+    adds milliseconds to the first token; an idle reader is woken instead, and a new one
+    is started without waiting for it. Idle readers leave after ``idle`` seconds.
+    """
+
+    def __init__(self, idle: float = 60.0) -> None:
+        self._idle_for = idle
+        self._reset()
+        if hasattr(os, "register_at_fork"):  # a child has none of the parent's threads
+            os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[_Reader] = []
+
+    def run(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            reader = self._idle.pop() if self._idle else None
+        if reader is None:
+            _thread.start_new_thread(_Reader(self).loop, (job,))
+        else:
+            reader.give(job)
+
+    def park(self, reader: _Reader) -> bool:
+        """Wait idle for the next job; False when none came in time (the thread ends)."""
+        with self._lock:
+            self._idle.append(reader)
+        if reader.wake.acquire(timeout=self._idle_for):
+            return True
+        with self._lock:
+            if reader in self._idle:
+                self._idle.remove(reader)
+                return False
+        reader.wake.acquire()  # popped just now: its job is on the way
+        return True
+
+
+class _Reader:
+    __slots__ = ("job", "pool", "wake")
+
+    def __init__(self, pool: Readers) -> None:
+        self.pool = pool
+        self.wake = threading.Lock()
+        self.wake.acquire()
+        self.job: Callable[[], None] | None = None
+
+    def give(self, job: Callable[[], None]) -> None:
+        self.job = job
+        self.wake.release()
+
+    def loop(self, job: Callable[[], None]) -> None:
+        while True:
+            try:
+                job()
+            except BaseException:
+                log.exception("a gateway reader job failed")
+            if not self.pool.park(self):
+                return
+            assert self.job is not None
+            job, self.job = self.job, None
+
+
+readers = Readers()
+
+
 class Pump:
-    """Run ``stream`` on a daemon thread; hand its chunks over in batches."""
+    """Run ``stream`` on a reader thread; hand its chunks over in batches."""
 
     def __init__(self, stream: ChatStream, max_pending: int = 4096) -> None:
         self.stream = stream
@@ -48,14 +119,15 @@ class Pump:
         self._done = False
         self._cancelled = False
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="g4f-gateway-reader", daemon=True)
+        self._ident: int | None = None  # the reader thread, once it runs
 
     def start(self) -> Pump:
-        self._thread.start()
+        readers.run(self._run)
         return self
 
     def _run(self) -> None:
         cond = self._cond
+        self._ident = threading.get_ident()
         try:
             for chunk in self.stream:
                 with cond:
@@ -97,14 +169,28 @@ class Pump:
             return Batch(chunks, self._done, self._error)
 
     def cancel(self) -> None:
-        """Stop reading at the next chunk and close the upstream (idempotent)."""
+        """Stop reading and close the upstream (idempotent).
+
+        A reader waiting on a silent upstream has its socket shut down (the transport's
+        watchdog), so the call ends now rather than at its timeout.
+        """
         with self._cond:
+            if self._cancelled or self._done:
+                self._cancelled = True
+                return
             self._cancelled = True
             self._cond.notify_all()
+            blocked = self._blocked
+        ident = self._ident
+        if not blocked and ident is not None:
+            from g4f_core.transport.watchdog import watchdog
+
+            watchdog.interrupt(ident)
 
     def join(self, timeout: float) -> bool:
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        """Wait until the reader has closed the stream; False if it has not in time."""
+        with self._cond:
+            return self._done or self._cond.wait_for(lambda: self._done, timeout)
 
     @property
     def cancelled(self) -> bool:

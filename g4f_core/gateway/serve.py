@@ -21,6 +21,7 @@ from g4f_core.context import env_name
 from g4f_core.errors import InvalidRequestError
 from g4f_core.gateway.app import Gateway
 from g4f_core.gateway.config import GatewayConfig, is_loopback
+from g4f_core.gateway.errors import WireError, internal, status_line
 from g4f_core.plugins.provider import Emulator
 from g4f_core.plugins.registry import Registry
 
@@ -37,6 +38,38 @@ def load_waitress() -> Any:
             "g4f-core serve needs waitress: pip install 'g4f-core[serve]'"
         ) from None
     return server
+
+
+def _json_errors() -> type:
+    """waitress's channel, answering its own refusals (413, 431, 400) as OpenAI JSON too."""
+    from waitress.channel import HTTPChannel
+    from waitress.task import ErrorTask
+
+    class JsonErrorTask(ErrorTask):
+        def execute(self) -> None:
+            task: Any = self  # the stubs do not know the request's error or the header list
+            refusal = task.request.error
+            code = int(getattr(refusal, "code", 500))
+            if code == 413:
+                limit = task.channel.server.adj.max_request_body_size
+                message = f"request body is larger than the gateway's limit of {limit} bytes"
+                error = WireError(413, message, code="request_too_large", retry=False)
+            elif code < 500:
+                reason = getattr(refusal, "reason", "Bad Request")
+                error = WireError(code, f"{reason}: {refusal.body}", code="bad_http", retry=False)
+            else:
+                error = internal()
+            task.status = status_line(error.status)
+            task.response_headers.extend(error.response_headers())
+            task.set_close_on_finish()
+            body = error.body()
+            task.content_length = len(body)
+            task.write(body)
+
+    class JsonErrorChannel(HTTPChannel):
+        error_task_class = JsonErrorTask
+
+    return JsonErrorChannel
 
 
 def check_bind(host: str, config: GatewayConfig) -> None:
@@ -67,6 +100,7 @@ class GatewayServer:
             ident="g4f-core",
             clear_untrusted_proxy_headers=True,
         )
+        self._server.channel_class = _json_errors()
         self._thread: threading.Thread | None = None
         bound = self._server.effective_host
         shown = f"[{bound}]" if ":" in str(bound) else bound
