@@ -212,7 +212,12 @@
     data.models = (models.data || []).map((m) => ({ id: m.id, owner: m.owned_by || "" }));
   }
 
+  /** A config file's table (``origin``, when the listing has one), else the distribution. */
   function sourceOf(p) {
+    if (p.origin && p.origin.file) {
+      const file = p.origin.file.split(/[\\/]/).pop();
+      return `config: ${file}${p.origin.table ? ` [${p.origin.table}]` : ""}`;
+    }
     if (p.distribution) return p.version ? `${p.distribution} ${p.version}` : p.distribution;
     return p.entry_point ? `config: ${p.entry_point}` : "config";
   }
@@ -319,7 +324,7 @@
           "li",
           { "data-failure": f.name },
           el("strong", { text: f.name }),
-          ` (${[f.distribution, f.version].filter(Boolean).join(" ") || "no distribution"}; entry point `,
+          ` (${f.origin && f.origin.file ? sourceOf(f) : [f.distribution, f.version].filter(Boolean).join(" ") || "no distribution"}; entry point `,
           el("code", { text: f.entry_point || "none" }),
           ")",
           el("span", { class: "reason", text: f.error }),
