@@ -96,10 +96,8 @@
 
   /** The gateway's one-line message from an error response. */
   async function errorMessage(response) {
-    let text = "";
     try {
-      text = await response.text();
-      const message = JSON.parse(text).error.message;
+      const message = JSON.parse(await response.text()).error.message;
       if (typeof message === "string" && message) return oneLine(message);
     } catch (_) {
       /* not the gateway's JSON error: fall back to the status */
