@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import openai
 import pytest
-from gateway_kit import client, h2o_registry, post_chat, served, sse_data
+from gateway_kit import client, h2o_registry, post_chat, raw, served, sse_data
 from plugin_kit import provider_source
 from scripted_server import Reply, ScriptedServer
 
@@ -30,7 +31,7 @@ SSE_PROVIDER = provider_source(
     header="import json",
     body="""
     from g4f_core import Client, current
-    with Client(current("Scripted")) as http:
+    with Client(current()) as http:
         response = http.request("POST", "/chat", json={"n": len(messages)}, stream=True)
         for data in http.events(response):
             if data == "[DONE]":
@@ -226,16 +227,17 @@ def test_a_whole_reply_that_fails_midway_is_an_error_status_not_partial_text(
 
 
 def test_a_call_past_max_streams_is_a_503_with_retry_after(emu: H2oEmulator) -> None:
-    emu.faults.token_delay = 0.05
+    emu.faults.script = [f" t{i}" for i in range(200)]
+    emu.faults.token_delay = 0.05  # 10 s of tokens: the holder keeps its slot while we look
     with served(h2o_registry(emu), max_streams=1) as server:
-        first_token = threading.Event()
-        done = threading.Event()
+        first_token, release = threading.Event(), threading.Event()
 
         def hold() -> None:
             with client(server) as api:
                 for _ in api.chat.completions.create(**CHAT, stream=True):  # type: ignore[call-overload]
                     first_token.set()
-            done.set()
+                    release.wait(20)
+                    break  # leaving the stream hangs up: the gateway gives the slot back
 
         holder = threading.Thread(target=hold, daemon=True)
         holder.start()
@@ -246,6 +248,11 @@ def test_a_call_past_max_streams_is_a_503_with_retry_after(emu: H2oEmulator) -> 
         assert reply.error["code"] == "too_many_streams"
         error = raises(server, openai.InternalServerError)
         assert isinstance(error, openai.InternalServerError) and error.status_code == 503
+        release.set()
         holder.join(20)
-        assert done.is_set()
+        end = time.monotonic() + 5
+        while raw(server, "GET", "/health").json()["streams"]["active"] and time.monotonic() < end:
+            time.sleep(0.05)
+        emu.faults.script = None
+        emu.faults.token_delay = 0.0
         assert post_chat(server, CHAT).status == 200  # the slot came back

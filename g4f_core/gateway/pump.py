@@ -16,6 +16,7 @@ import _thread
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 
 from g4f_core.calls import ChatStream
@@ -130,6 +131,7 @@ class Pump:
         self._ident = threading.get_ident()
         try:
             for chunk in self.stream:
+                woke = False
                 with cond:
                     while len(self._items) >= self._max and not self._cancelled:
                         self._blocked = True
@@ -140,6 +142,11 @@ class Pump:
                     self._items.append(chunk)
                     if self._waiting:
                         cond.notify()
+                        woke = True
+                if woke:
+                    # Let the woken server thread take the GIL now, rather than after up to
+                    # a switch interval (5 ms) of this thread parsing what is already buffered.
+                    time.sleep(0)
         except G4FError as exc:
             self._error = exc
         except Exception as exc:  # noqa: BLE001 - reported to the server thread as a 500
