@@ -136,3 +136,14 @@ def test_harmless_parameters_are_accepted_and_change_nothing(
         )
         text = "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)
     assert reply.choices[0].message.content == expected(emu) == text
+
+
+def test_the_attempts_header_counts_a_retry_before_the_first_token(emu: H2oEmulator) -> None:
+    emu.faults.fail_generation = [(503, "text/plain", b"busy")]
+    with served(h2o_registry(emu, G4F_CORE_MAX_RETRIES="1")) as server, client(server) as api:
+        raw = api.chat.completions.with_raw_response.create(
+            model="H2o/falcon-40b", messages=HELLO, stream=True
+        )
+        text = "".join(c.choices[0].delta.content or "" for c in raw.parse())
+    assert raw.headers["x-g4f-attempts"] == "2"
+    assert text == expected(emu)

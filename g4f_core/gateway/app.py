@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -25,7 +24,7 @@ from g4f_core.gateway.errors import WireError, from_library, internal, status_li
 from g4f_core.gateway.guard import Slots, check_key, cors_headers, preflight, read_body
 from g4f_core.gateway.mapping import build_call, open_stream, parse_body
 from g4f_core.gateway.pump import Pump
-from g4f_core.gateway.relay import SSEBody, completion, error_of, first_batch, never, whole
+from g4f_core.gateway.relay import SSEBody, completion, error_of, first_batch, never, new_id, whole
 from g4f_core.gateway.web import page_response
 from g4f_core.plugins.registry import Registry, default_registry
 
@@ -90,7 +89,7 @@ class Gateway:
             log.exception("the gateway failed on %s %s", method, path)
             reply = Reply.error(internal())
         record.status = reply.status
-        headers = [*reply.headers, ("x-request-id", uuid.uuid4().hex)]
+        headers = [*reply.headers, ("x-request-id", new_id())]
         headers += cors_headers(self.config, environ)
         start_response(status_line(reply.status), headers)
         return Logged(reply.body, record, reply.on_close)

@@ -130,6 +130,7 @@ class Pump:
         cond = self._cond
         self._ident = threading.get_ident()
         try:
+            first = True
             for chunk in self.stream:
                 woke = False
                 with cond:
@@ -142,10 +143,12 @@ class Pump:
                     self._items.append(chunk)
                     if self._waiting:
                         cond.notify()
-                        woke = True
+                        woke = first
+                first = False
                 if woke:
-                    # Let the woken server thread take the GIL now, rather than after up to
-                    # a switch interval (5 ms) of this thread parsing what is already buffered.
+                    # The first chunk: let the woken server thread take the GIL now rather
+                    # than after up to a switch interval (5 ms) of this thread parsing what
+                    # is already buffered. Later chunks keep the GIL, so they batch up.
                     time.sleep(0)
         except G4FError as exc:
             self._error = exc
