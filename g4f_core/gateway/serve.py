@@ -121,7 +121,8 @@ class GatewayServer:
     def stop(self) -> None:
         """Close every connection (streams end at once) and the listener; join the workers."""
         server = self._server
-        logging.getLogger("waitress").disabled = True  # closing sockets under it is noisy
+        waitress_log = logging.getLogger("waitress")
+        was_disabled, waitress_log.disabled = waitress_log.disabled, True  # closing is noisy
         try:
             for _ in range(10):
                 channels = list(server._map.values())
@@ -134,7 +135,7 @@ class GatewayServer:
             if self._thread is not None:
                 self._thread.join(5)
         finally:
-            logging.getLogger("waitress").disabled = False
+            waitress_log.disabled = was_disabled
 
     def __enter__(self) -> GatewayServer:
         self.start()
