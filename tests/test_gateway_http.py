@@ -82,8 +82,14 @@ def test_a_stream_is_sse_with_role_first_finish_last_then_done(
     assert text == expected(emu)
 
 
-def test_the_root_is_a_json_404_until_the_web_page_exists(gateway: GatewayServer) -> None:
-    reply = raw(gateway, "GET", "/")
+def test_the_root_is_the_web_page_and_other_unknown_paths_a_json_404(
+    gateway: GatewayServer,
+) -> None:
+    page = raw(gateway, "GET", "/")
+    assert page.status == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    reply = raw(gateway, "GET", "/static/nothing.js")
     assert reply.status == 404
     assert reply.error["code"] == "unknown_url"
 

@@ -6,7 +6,7 @@ is not a success is an OpenAI error body; nothing ever escapes as a plain-text o
 500. The application keeps no state a second instance would need: run as many as you
 like behind a load balancer.
 
-``/`` answers a JSON 404 for now: the web page will be served from ``static/``.
+``/`` and ``/static/*`` are the web page, answered by ``web.page_response`` before routing.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from g4f_core.gateway.guard import Slots, check_key, cors_headers, preflight, re
 from g4f_core.gateway.mapping import build_call, open_stream, parse_body
 from g4f_core.gateway.pump import Pump
 from g4f_core.gateway.relay import SSEBody, completion, error_of, first_batch, never, new_id, whole
+from g4f_core.gateway.web import page_response
 from g4f_core.plugins.registry import Registry, default_registry
 
 __all__ = ["Gateway", "make_gateway"]
@@ -94,6 +95,9 @@ class Gateway:
         return Logged(reply.body, record, reply.on_close)
 
     def _dispatch(self, method: str, path: str, environ: dict[str, Any], record: Record) -> Reply:
+        page = page_response(method, path)
+        if page is not None:  # the web page (g4f_core/gateway/web.py): it holds no data, no key
+            return Reply(*page)
         route = path.rstrip("/") or "/"
         if route.startswith("/v1/") or route == "/v1":
             route = route[3:] or "/"
