@@ -25,6 +25,7 @@ __all__ = [
     "Client",
     "Emulator",
     "G4FError",
+    "GatewayConfig",
     "InvalidRequestError",
     "ModelNotSupportedError",
     "Option",
@@ -49,6 +50,7 @@ __all__ = [
     "get_provider",
     "hookimpl",
     "list_providers",
+    "make_gateway",
     "stream",
 ]
 
@@ -64,6 +66,8 @@ _HOME = {
     "current": "context",
     "Client": "transport.client",
     "Emulator": "plugins.provider",
+    "GatewayConfig": "gateway.config",
+    "make_gateway": "gateway.app",
     "CallEvent": "plugins.hookspecs",
     "hookimpl": "plugins.hookspecs",
     "Option": "options",
@@ -105,6 +109,8 @@ if TYPE_CHECKING:
         RateLimitError,
         StreamNotSupportedError,
     )
+    from g4f_core.gateway.app import make_gateway
+    from g4f_core.gateway.config import GatewayConfig
     from g4f_core.options import Option
     from g4f_core.plugins.hookspecs import CallEvent, hookimpl
     from g4f_core.plugins.provider import Emulator, ProviderInfo

@@ -19,34 +19,32 @@ from urllib.parse import urlsplit
 import attrs
 
 from g4f_core.errors import InvalidRequestError, ProviderTimeoutError
-from g4f_core.options import FRAMEWORK_OPTIONS
+from g4f_core.options import FALSE_WORDS, FRAMEWORK_OPTIONS
+from g4f_core.options import FRAMEWORK_DEFAULTS as DEFAULTS
 
 __all__ = [
-    "DEFAULTS",
     "CallContext",
     "current",
+    "env_flag",
     "env_name",
     "max_retries",
     "parse_setting",
     "setting",
 ]
 
-#: Defaults of the framework options, each overridable per call and by environment.
-DEFAULTS: dict[str, float | int | None] = {
-    "timeout": 30.0,
-    "deadline": None,
-    "max_retries": 2,
-    "max_line_bytes": 1 << 20,
-    "max_reply_bytes": 64 << 20,
-}
-
-
-_SETTINGS = {opt.name: opt for opt in FRAMEWORK_OPTIONS if opt.name in DEFAULTS}
+#: The numeric framework options, each read only through :func:`setting`.
+_SETTINGS = {opt.name: opt for opt in FRAMEWORK_OPTIONS if opt.type in (int, float)}
 
 
 def env_name(provider: str, suffix: str) -> str:
     """``G4F_CORE_<NAME>_<SUFFIX>`` with the name upper-cased and other characters as ``_``."""
     return f"G4F_CORE_{re.sub(r'[^A-Z0-9]', '_', provider.upper())}_{suffix}"
+
+
+def env_flag(key: str, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether a switch like ``G4F_CORE_STRICT`` is on: anything but "", 0, false, no, off."""
+    env = os.environ if environ is None else environ
+    return env.get(key, "").strip().lower() not in {"", *FALSE_WORDS}
 
 
 def setting(name: str, options: Mapping[str, object], env: Mapping[str, str]) -> Any:
@@ -55,6 +53,7 @@ def setting(name: str, options: Mapping[str, object], env: Mapping[str, str]) ->
     The one place these numbers are read, wherever they come from: each is checked
     against its declared range (``FRAMEWORK_OPTIONS``), so ``inf``, ``nan``, ``1e10`` or a
     negative count is an :class:`InvalidRequestError` naming its source, before any I/O.
+    A value of None means "not given".
     """
     opt = _SETTINGS[name]
     value = options.get(name)
@@ -64,7 +63,7 @@ def setting(name: str, options: Mapping[str, object], env: Mapping[str, str]) ->
     raw = env.get(variable, "").strip()
     if raw:
         return opt.parse(raw, label=variable)
-    return DEFAULTS[name]
+    return opt.default
 
 
 def parse_setting(name: str, text: str, *, label: str) -> Any:
@@ -111,12 +110,11 @@ def _text(options: Mapping[str, object], key: str) -> str | None:
     return value
 
 
-def _origin_only(url: str | None) -> str:
+def _origin_repr(url: str | None) -> str:
     """A base URL's path or query may carry a key: reprs show scheme, host and port."""
-    if url is None:
-        return "None"
-    parts = urlsplit(url)
-    return repr(f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}")
+    from g4f_core.redaction import origin  # redaction reads env_flag from here
+
+    return "None" if url is None else repr(origin(url))
 
 
 @attrs.frozen
@@ -124,14 +122,14 @@ class CallContext:
     """Settings of one attempt at one provider. Secrets are kept out of the repr."""
 
     provider: str
-    base_url: str | None = attrs.field(default=None, repr=lambda url: _origin_only(url))
-    timeout: float = 30.0
+    base_url: str | None = attrs.field(default=None, repr=_origin_repr)
+    timeout: float = DEFAULTS["timeout"]
     deadline_at: float | None = None  # time.monotonic() by which the whole call must end
     proxy: str | None = attrs.field(default=None, repr=False)
     auth: str | None = attrs.field(default=None, repr=False)
     ca_bundle: str | None = None
-    max_line_bytes: int = 1 << 20
-    max_reply_bytes: int = 64 << 20
+    max_line_bytes: int = DEFAULTS["max_line_bytes"]
+    max_reply_bytes: int = DEFAULTS["max_reply_bytes"]
     attempt: int = 1
     #: The call's message contents: quoted upstream text is scrubbed of them (redaction.py).
     private: tuple[str, ...] = attrs.field(default=(), repr=False, eq=False)
@@ -203,7 +201,11 @@ class CallContext:
 _current: ContextVar[CallContext | None] = ContextVar("g4f_core_call", default=None)
 
 
-def current(provider: str = "provider") -> CallContext:
-    """The context of the running call; outside a call, defaults from the environment."""
+def current() -> CallContext:
+    """The context of the running call, which knows its provider.
+
+    Outside a call (a script, a test) it holds the defaults and the environment's
+    settings; ``CallContext.build(name, url, options)`` makes one for a named provider.
+    """
     ctx = _current.get()
-    return ctx if ctx is not None else CallContext.build(provider, None, {})
+    return ctx if ctx is not None else CallContext.build("provider", None, {})

@@ -9,12 +9,12 @@ No HTTP library here: the call path uses it before anything is sent.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
+from g4f_core.context import env_flag
 from g4f_core.errors import ProviderError
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HiddenCause",
     "credentials",
+    "origin",
     "quote",
     "reason",
     "redact",
@@ -41,6 +42,19 @@ _SCRUB_WINDOW = 4096  # characters of upstream text looked at before it is cut f
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]*@")
 
 
+def origin(url: str) -> str:
+    """``scheme://host:port`` of a URL: what messages may name (never path or query)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # an out-of-range port: name the host alone
+        return f"{parts.scheme}://{host}"
+    return f"{parts.scheme}://{host}:{port}"
+
+
 class HiddenCause(Exception):
     """Stands in, as ``__cause__``, for an exception whose text may hold a URL or a prompt."""
 
@@ -52,7 +66,7 @@ def safe_cause(exc: BaseException) -> BaseException:
     messages, and a provider's own exception may quote the prompt; a traceback
     printing them could show a key carried in a base URL, or private text.
     """
-    if os.environ.get("G4F_CORE_DEBUG", "").strip() not in ("", "0"):
+    if env_flag("G4F_CORE_DEBUG"):
         return exc
     return HiddenCause(f"{type(exc).__name__} ({reason(exc)}; G4F_CORE_DEBUG=1 shows it)")
 

@@ -48,8 +48,19 @@ def setup(extra: str = "") -> None:
     )
 
 
+def browser_note() -> None:
+    """Say how to get the browser the page's tests need, before pytest skips them."""
+    if not all(os.access(p, os.X_OK) for p in ("/usr/bin/chromium", "/usr/bin/chromedriver")):
+        print(
+            "note: tests/test_web_*.py need Chromium and its driver and are skipped without "
+            "them (they fail under CI=true): sudo apt-get install chromium chromium-driver",
+            flush=True,
+        )
+
+
 def test(args: list[str]) -> None:
     setup("dev")
+    browser_note()
     run(BIN / "ruff", "check", ".")
     run(BIN / "ruff", "format", "--check", ".")
     run(BIN / "mypy")

@@ -24,6 +24,7 @@ PUBLIC = [
     "Client",
     "Emulator",
     "G4FError",
+    "GatewayConfig",
     "InvalidRequestError",
     "ModelNotSupportedError",
     "Option",
@@ -48,6 +49,7 @@ PUBLIC = [
     "get_provider",
     "hookimpl",
     "list_providers",
+    "make_gateway",
     "stream",
 ]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import shlex
 import sys
 from collections.abc import Callable, Sequence
@@ -12,14 +11,28 @@ from typing import IO
 
 from g4f_core import __version__
 from g4f_core.cli.commands import cmd_chat, cmd_check, cmd_emulate, cmd_new_provider
-from g4f_core.cli.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Out, as_flags, source, table, yes
+from g4f_core.cli.output import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    Out,
+    as_flags,
+    providers_document,
+    source,
+    table,
+    yes,
+)
+from g4f_core.cli.serve import cmd_serve
+from g4f_core.context import env_flag
 from g4f_core.errors import G4FError, InvalidRequestError
 from g4f_core.kit import checks as checks_store
-from g4f_core.options import Option
+from g4f_core.options import FRAMEWORK_DEFAULTS, Option
 from g4f_core.plugins.provider import ProviderInfo
 from g4f_core.plugins.registry import Registry, default_registry
 
 __all__ = ["main"]
+
+_RETRIES_HELP = f"retries before the first token (default {FRAMEWORK_DEFAULTS['max_retries']})"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Environment: G4F_CORE_<NAME>_URL, G4F_CORE_<NAME>_AUTH, G4F_CORE_TIMEOUT, "
         "G4F_CORE_DEADLINE, G4F_CORE_MAX_RETRIES, G4F_CORE_MAX_LINE_BYTES, "
         "G4F_CORE_MAX_REPLY_BYTES, G4F_CORE_DISABLE, G4F_CORE_STRICT=1, G4F_CORE_DEBUG=1, "
-        "G4F_CORE_STATE_DIR (see README.md).",
+        "G4F_CORE_STATE_DIR, G4F_CORE_API_KEY, G4F_CORE_MAX_STREAMS, G4F_CORE_CORS_ORIGINS, "
+        "G4F_CORE_MAX_BODY_BYTES (see README.md).",
     )
     parser.add_argument("--version", action="version", version=f"g4f-core {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -75,6 +89,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", default="0", help="port, 0-65535 (default 0: a free one)")
     p.add_argument("--token-delay", default="0", metavar="S", help="seconds between tokens, 0-60")
 
+    p = sub.add_parser(
+        "serve", help="serve the OpenAI-compatible HTTP gateway (needs g4f-core[serve])"
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", default="8000", help="port, 0-65535 (default 8000; 0: a free one)")
+    p.add_argument("--api-key", help="require 'Authorization: Bearer KEY' (G4F_CORE_API_KEY)")
+    p.add_argument(
+        "--max-streams", metavar="N", help="calls served at once, then 503 (1-4096, default 64)"
+    )
+    p.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="allow browser calls from this exact origin (repeatable; default: none)",
+    )
+    p.add_argument(
+        "--emulators", action="store_true", help="route every provider to its own emulator"
+    )
+
     p = sub.add_parser("check", help="run the conformance suite on installed providers")
     p.add_argument("names", nargs="*", metavar="NAME", help="providers to check (default: all)")
     p.add_argument("--emulator", action="store_true", help="against each provider's emulator")
@@ -103,7 +137,7 @@ def main(
     try:
         return handler(out, args)
     except G4FError as exc:
-        if os.environ.get("G4F_CORE_DEBUG", "").strip() not in ("", "0"):
+        if env_flag("G4F_CORE_DEBUG"):
             import traceback
 
             traceback.print_exc(file=out.stderr)
@@ -147,15 +181,7 @@ def cmd_providers(out: Out, args: argparse.Namespace) -> int:
     failed = out.registry.failures()
     checks = checks_store.load(found) if found else {}
     if args.json:
-        out.json(
-            {
-                "providers": [
-                    {**info.to_dict(), "last_check": checks.get(info.qualified_name)}
-                    for info in found
-                ],
-                "failures": [failure.to_dict() for failure in failed],
-            }
-        )
+        out.json(providers_document(found, failed, checks))
         return EXIT_OK
     if found:
         checked = any(info.qualified_name in checks for info in found)
@@ -170,7 +196,7 @@ def cmd_providers(out: Out, args: argparse.Namespace) -> int:
                 yes(info.working),
                 source(info),
             ]
-            + ([checks_store.describe(checks.get(info.qualified_name))] if checked else [])
+            + ([checks_store.cell(checks.get(info.qualified_name))] if checked else [])
             for info in found
         ]
         for line in table(rows):
@@ -210,7 +236,7 @@ def cmd_show(out: Out, args: argparse.Namespace) -> int:
     ]
     last = checks_store.load([info]).get(info.qualified_name)
     if last:
-        rows.append(["last check", f"{checks_store.describe(last)} from {last.get('install')}"])
+        rows.append(["last check", f"{checks_store.cell(last)} from {last.get('install')}"])
     for line in table(rows):
         out.print(line)
     out.print("")
@@ -251,6 +277,7 @@ _COMMANDS: dict[str, Callable[[Out, argparse.Namespace], int]] = {
     "emulate": cmd_emulate,
     "check": cmd_check,
     "new-provider": cmd_new_provider,
+    "serve": cmd_serve,
 }
 
 

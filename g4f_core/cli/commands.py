@@ -8,14 +8,21 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterable
 from typing import Any
 
-from g4f_core.cli.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Out
-from g4f_core.errors import InvalidRequestError
+from g4f_core.cli.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE, PORT, Out
+from g4f_core.errors import InvalidRequestError, ProviderError
 from g4f_core.options import Option
 from g4f_core.plugins.provider import ProviderInfo
 
 __all__ = ["cmd_chat", "cmd_check", "cmd_emulate", "cmd_new_provider"]
+
+
+#: Keywords of complete() and stream() themselves: never provider options.
+_CALL_KEYWORDS = ("messages", "provider", "model", "registry")
+#: Numeric framework options the chat command sets from its own flags.
+_SETTING_FLAGS = ("timeout", "deadline", "max_retries", "max_line_bytes", "max_reply_bytes")
 
 
 def _parse_options(pairs: list[str], infos: list[ProviderInfo]) -> dict[str, Any]:
@@ -25,6 +32,8 @@ def _parse_options(pairs: list[str], infos: list[ProviderInfo]) -> dict[str, Any
         key, sep, text = pair.partition("=")
         if not sep or not key:
             raise InvalidRequestError(f"-o takes KEY=VALUE, not {pair!r}")
+        if key in _CALL_KEYWORDS:
+            raise InvalidRequestError(f"-o {key}=... is not an option: use -p NAME or -m MODEL")
         opt = declared.get(key)
         if opt is not None:
             options[key] = opt.parse(text)
@@ -34,9 +43,6 @@ def _parse_options(pairs: list[str], infos: list[ProviderInfo]) -> dict[str, Any
             except (ValueError, RecursionError):  # deep nesting raises RecursionError
                 options[key] = text
     return options
-
-
-_SETTING_FLAGS = ("timeout", "deadline", "max_retries", "max_line_bytes", "max_reply_bytes")
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -80,7 +86,7 @@ def _read_prompt(prompt: str) -> str:
 
 
 def cmd_chat(out: Out, args: argparse.Namespace) -> int:
-    from g4f_core import calls, planning
+    from g4f_core.api import complete, stream
 
     prompt = _read_prompt(args.prompt)
     settings = _settings(args)
@@ -98,37 +104,41 @@ def cmd_chat(out: Out, args: argparse.Namespace) -> int:
     if args.base_url is not None:
         options["base_url"] = args.base_url
     options.update(settings)
+    call = {"provider": args.provider, "model": args.model, "registry": out.registry}
     # Streaming is the CLI's default, not a demand: a provider that cannot stream
     # answers whole instead of failing.
-    stream = not args.no_stream and any(info.supports_stream for info in infos)
-    plan = planning.prepare(
-        out.registry,
-        prompt,
-        provider=args.provider,
-        model=args.model,
-        stream=stream,
-        options=options,
-    )
-    with calls.ChatStream(plan) as chunks:
-        wrote = ""
+    if args.no_stream or not any(info.supports_stream for info in infos):
         try:
-            for chunk in chunks:
-                out.stdout.write(chunk)
-                out.stdout.flush()
-                wrote = chunk
-        finally:
-            if wrote and not wrote.endswith("\n"):
-                out.stdout.write("\n")
-                out.stdout.flush()
+            text = complete(prompt, **call, **options)
+        except ProviderError as exc:
+            _write(out, [exc.partial_text])  # what arrived before the failure, as when streaming
+            raise
+        _write(out, [text])
+        return EXIT_OK
+    with stream(prompt, **call, **options) as chunks:
+        _write(out, chunks)
     return EXIT_OK
 
 
-_PORT = Option("port", int, 0, ge=0, le=65535)
+def _write(out: Out, chunks: Iterable[str]) -> None:
+    """Print each chunk as it arrives, ending the reply (even a broken one) with a newline."""
+    wrote = ""
+    try:
+        for chunk in chunks:
+            out.stdout.write(chunk)
+            out.stdout.flush()
+            wrote = chunk
+    finally:
+        if wrote and not wrote.endswith("\n"):
+            out.stdout.write("\n")
+            out.stdout.flush()
+
+
 _TOKEN_DELAY = Option("token_delay", float, 0.0, ge=0, le=60)
 
 
 def cmd_emulate(out: Out, args: argparse.Namespace) -> int:
-    port = _PORT.parse(args.port, label="--port")
+    port = PORT.parse(args.port, label="--port")
     token_delay = _TOKEN_DELAY.parse(args.token_delay, label="--token-delay")
     info = out.registry.get(args.name)
     if info.emulator is None:

@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from typing import IO, Any
 
+from g4f_core.options import Option
 from g4f_core.plugins.provider import ProviderInfo
-from g4f_core.plugins.registry import Registry
+from g4f_core.plugins.registry import PluginFailure, Registry
 
 __all__ = [
     "EXIT_ERROR",
     "EXIT_OK",
     "EXIT_USAGE",
+    "PORT",
     "Out",
     "SafeText",
     "as_flags",
     "printable",
+    "providers_document",
     "source",
     "table",
     "yes",
 ]
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+#: ``--port`` of ``emulate`` and ``serve``, checked like every other number.
+PORT = Option("port", int, 0, "TCP port; 0: a free one", ge=0, le=65535)
 
 # C0 controls but tab and newline, DEL, C1 controls (U+009B is a CSI to many terminals), the
 # bidirectional overrides and isolates (text that reads differently from what it is), and
@@ -96,6 +103,20 @@ class Out:
     def json(self, data: object) -> None:
         json.dump(data, self.stdout, indent=2, ensure_ascii=False)
         self.stdout.write("\n")
+
+
+def providers_document(
+    found: Iterable[ProviderInfo],
+    failed: Iterable[PluginFailure],
+    checks: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The shape of ``g4f-core providers --json``, also served as ``GET /v1/providers``."""
+    return {
+        "providers": [
+            {**info.to_dict(), "last_check": checks.get(info.qualified_name)} for info in found
+        ],
+        "failures": [failure.to_dict() for failure in failed],
+    }
 
 
 def source(info: ProviderInfo) -> str:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from g4f_core.plugins.provider import ProviderInfo
     from g4f_core.testing.report import Report
 
-__all__ = ["STATE_ENV", "describe", "install_of", "load", "record", "records", "store_path"]
+__all__ = ["STATE_ENV", "cell", "install_of", "load", "record", "records", "store_path"]
 
 STATE_ENV = "G4F_CORE_STATE_DIR"
 _FOLDER = "checks"
@@ -163,7 +163,7 @@ def record(
     return path
 
 
-def describe(entry: Mapping[str, Any] | None) -> str:
+def cell(entry: Mapping[str, Any] | None) -> str:
     """One table cell: ``pass live 2025-06-01 12:00Z``, or ``-`` when never checked."""
     if not entry:
         return "-"

@@ -1,21 +1,27 @@
-"""Pluggy plumbing: registering a plugin's hooks all or nothing, and calling observers.
+"""Pluggy plumbing: registering a plugin's hooks all or nothing, and calling them.
 
 The plugin manager is made only when a plugin implements a hook, so listing providers
-never imports pluggy for the common case of plain provider modules.
+never imports pluggy for the common case of plain provider modules. Each
+implementation is called on its own (an observer that raises is logged and skipped,
+never breaking a call), in pluggy's order: ``tryfirst`` first, ``trylast`` last, and
+otherwise the last registered first. A wrapper (``hookwrapper=True`` or
+``wrapper=True``) cannot be called on its own, so it is refused when its plugin loads
+rather than accepted and never run.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from g4f_core.options import closest
-from g4f_core.plugins.sources import describe
+from g4f_core.plugins.sources import exception_text
 
 if TYPE_CHECKING:
     import pluggy
 
-__all__ = ["Hooks"]
+__all__ = ["Hooks", "call"]
 
 log = logging.getLogger("g4f_core")
 
@@ -28,8 +34,8 @@ class Hooks:
 
     @property
     def active(self) -> bool:
-        """Whether any plugin implements a hook (so calls must notify observers)."""
-        return self.pm is not None
+        """Whether any plugin's hooks are registered (so calls must notify observers)."""
+        return self.pm is not None and bool(self.pm.list_name_plugin())
 
     def _manager(self) -> pluggy.PluginManager:
         if self.pm is None:
@@ -63,23 +69,52 @@ class Hooks:
                 raise
             if isinstance(exc, pluggy.PluginValidationError | ValueError):
                 return f"invalid hook: {exc}"
-            return f"its hooks could not be read: {describe(exc)}"
-        for caller in pm.get_hookcallers(plugin) or []:
-            if not caller.has_spec():
-                pm.unregister(name=key)
-                hint = closest(caller.name, known)
-                maybe = f" (did you mean {hint!r}?)" if hint else ""
-                return f"implements unknown hook {caller.name!r}{maybe}"
-        return None
+            return f"its hooks could not be read: {exception_text(exc)}"
+        problem = _problem(pm, plugin, key, known)
+        if problem:
+            pm.unregister(name=key)
+        return problem
+
+    def implementations(self, hook: str, plugin: object | None = None) -> Iterator[Any]:
+        """The implementations of ``hook`` in call order, only ``plugin``'s when given."""
+        if self.pm is None:
+            return
+        for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
+            if plugin is None or impl.plugin is plugin:
+                yield impl
 
     def notify(self, hook: str, **kwargs: Any) -> None:
         """Call every implementation of an observer hook; one that raises is logged, skipped."""
-        if self.pm is None:
-            return
-        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+        for impl in self.implementations(hook):
             try:
-                impl.function(*[kwargs[arg] for arg in impl.argnames])
+                call(impl, **kwargs)
             except (KeyboardInterrupt, SystemExit):
                 raise
             except BaseException as exc:  # noqa: BLE001 - an observer must never break a call
-                log.warning("hook %s of plugin %s raised %s", hook, impl.plugin_name, describe(exc))
+                log.warning(
+                    "hook %s of plugin %s raised %s", hook, impl.plugin_name, exception_text(exc)
+                )
+
+
+def call(impl: Any, **kwargs: Any) -> Any:
+    """Call one implementation with the subset of the spec's arguments it takes."""
+    return impl.function(*[kwargs[arg] for arg in impl.argnames])
+
+
+def _problem(pm: pluggy.PluginManager, plugin: object, key: str, known: list[str]) -> str | None:
+    """What is wrong with a registered plugin's hooks that pluggy let through."""
+    for caller in pm.get_hookcallers(plugin) or []:
+        if not caller.has_spec():
+            hint = closest(caller.name, known)
+            maybe = f" (did you mean {hint!r}?)" if hint else ""
+            return f"implements unknown hook {caller.name!r}{maybe}"
+        for impl in caller.get_hookimpls():
+            if impl.plugin is plugin and (impl.hookwrapper or impl.wrapper):
+                flag = "hookwrapper=True" if impl.hookwrapper else "wrapper=True"
+                return (
+                    f"plugin {key!r} implements hook {caller.name!r} with {flag}, which "
+                    "g4f-core does not support: it calls each implementation on its own, so "
+                    "that one that fails cannot break a call; drop the flag and write a plain "
+                    "function (g4f_core_call_started and g4f_core_call_finished bracket a call)"
+                )
+    return None

@@ -7,7 +7,7 @@ plugin loads, so a bad declaration is reported then, not at the first call.
 
 from __future__ import annotations
 
-import json
+import inspect
 import re
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
@@ -16,51 +16,33 @@ from typing import Any, Protocol, TypeVar
 import attrs
 
 from g4f_core.options import FRAMEWORK_OPTIONS, Option, options_from
-from g4f_core.plugins.sources import describe
+from g4f_core.plugins.attributes import (
+    InvalidProviderError,
+    json_problem,
+    plain,
+    plain_option,
+    read,
+    shown,
+    text,
+)
+from g4f_core.plugins.sources import exception_text
 
 __all__ = [
     "CONTRACT_VERSIONS",
     "Emulator",
     "InvalidProviderError",
     "ProviderInfo",
+    "parameters",
 ]
 
 #: Versions of the provider contract this release understands (``contract_version``).
 CONTRACT_VERSIONS = (1,)
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
-_RESERVED = {"model", "messages", "stream"} | {opt.name for opt in FRAMEWORK_OPTIONS}
-_CO_VARKEYWORDS = 0x08
+# The arguments of _create_completion and of complete()/stream(), and the framework options.
+_RESERVED = {"model", "messages", "stream", "provider", "registry"} | {
+    opt.name for opt in FRAMEWORK_OPTIONS
+}
 _T = TypeVar("_T")
-
-
-class InvalidProviderError(ValueError):
-    """A provider module breaks the contract; the message says which attribute and why."""
-
-
-def _attr(module: object, name: str, default: Any = None) -> Any:
-    """``getattr`` that turns whatever the plugin's code raises into a contract problem.
-
-    A module ``__getattr__`` (the lazy optional-dependency pattern) or a property may
-    raise anything, ImportError above all; only AttributeError means "not declared".
-    """
-    try:
-        return getattr(module, name, default)
-    except Exception as exc:  # noqa: BLE001 - plugin code: any failure is the plugin's
-        raise InvalidProviderError(f"reading `{name}` raised {describe(exc)}") from None
-
-
-def _shown(value: object, limit: int = 60) -> str:
-    """``repr(value)`` for a message, short, and safe from a ``__repr__`` that raises."""
-    try:
-        text = repr(value)
-    except Exception:  # noqa: BLE001 - plugin objects may not even print
-        return f"a {type(value).__name__}"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _plain(text: str) -> str:
-    """The text of a ``str`` subclass as a plain ``str``: its methods never run again."""
-    return str.__str__(text)
 
 
 class Emulator(Protocol):
@@ -73,16 +55,14 @@ class Emulator(Protocol):
 
     def stop(self) -> None: ...
 
-    def serve_forever(self) -> None: ...
-
 
 CreateCompletion = Callable[..., Iterator[str] | str]
 
 
 def _models(module: object) -> tuple[tuple[str, ...], Mapping[str, str]]:
-    declared = _attr(module, "models")
+    declared = read(module, "models")
     if declared is None:
-        declared = _attr(module, "model")
+        declared = read(module, "model")
     if declared is None:
         raise InvalidProviderError("declares no models (set `models` to a list or dict)")
     if isinstance(declared, Mapping):
@@ -96,128 +76,151 @@ def _models(module: object) -> tuple[tuple[str, ...], Mapping[str, str]]:
         )
     if not pairs:
         raise InvalidProviderError("`models` is empty: declare at least one model")
-    plain: list[tuple[str, str]] = []
+    kept: list[tuple[str, str]] = []
     for short, upstream in pairs:
-        if not isinstance(short, str) or not _plain(short).strip():
+        if not isinstance(short, str) or not plain(short).strip():
+            raise InvalidProviderError(f"model names must be non-empty strings, not {shown(short)}")
+        if not isinstance(upstream, str) or not plain(upstream):
             raise InvalidProviderError(
-                f"model names must be non-empty strings, not {_shown(short)}"
+                f"model {plain(short)!r}: upstream id must be a non-empty string"
             )
-        if not isinstance(upstream, str) or not _plain(upstream):
-            raise InvalidProviderError(
-                f"model {_plain(short)!r}: upstream id must be a non-empty string"
-            )
-        plain.append((_plain(short), _plain(upstream)))
-    pairs = plain
-    names = tuple(short for short, _ in pairs)
+        kept.append((plain(short), plain(upstream)))
+    names = tuple(short for short, _ in kept)
     if len(set(names)) != len(names):
         raise InvalidProviderError("`models` lists a model twice")
-    return names, MappingProxyType(dict(pairs))
+    return names, MappingProxyType(dict(kept))
 
 
 def _options(module: object) -> tuple[Option, ...]:
-    declared = _attr(module, "options")
+    declared = read(module, "options")
     try:
-        options = tuple(_plain_option(opt) for opt in options_from(declared))
+        options = tuple(plain_option(opt) for opt in options_from(declared))
     except InvalidProviderError:
         raise
     except ValueError as exc:
         raise InvalidProviderError(f"`options`: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - iterating plugin objects runs plugin code
-        raise InvalidProviderError(f"reading `options` raised {describe(exc)}") from None
-    for opt in options:
-        if opt.name in _RESERVED:
-            raise InvalidProviderError(f"option {opt.name!r} is reserved by the framework")
+        raise InvalidProviderError(f"reading `options` raised {exception_text(exc)}") from None
+    reserved = [
+        f"option {opt.name!r} is reserved by the framework"
+        for opt in options
+        if opt.name in _RESERVED
+    ]
+    if reserved:
+        raise InvalidProviderError("; ".join(reserved))
     return options
 
 
-def _plain_option(opt: Option) -> Option:
-    """A plain :class:`Option` (not a subclass) whose declaration can be shown as JSON.
-
-    ``providers --json`` and ``show --json`` print every declaration, so a default that
-    JSON cannot carry (bytes, a set, NaN, infinity) is refused now, not half-way
-    through a listing of every provider.
-    """
-    fields = {field.name: getattr(opt, field.name) for field in attrs.fields(Option)}
-    fields["name"] = _plain(fields["name"])
-    if isinstance(fields["help"], str):
-        fields["help"] = _plain(fields["help"])
-    try:
-        plain = Option(**fields)
-    except (TypeError, ValueError) as exc:
-        raise InvalidProviderError(f"`options`: {exc}") from None
-    problem = _json_problem(plain.default)
-    if problem:
-        raise InvalidProviderError(
-            f"option {plain.name!r}: its default {_shown(plain.default)} {problem}; "
-            "a default must be JSON data: a bool, a finite number, a str, a list of str or None"
-        )
-    problem = _json_problem(plain.to_dict())
-    if problem:
-        raise InvalidProviderError(f"option {plain.name!r}: its declaration {problem}")
-    return plain
-
-
-def _json_problem(value: object) -> str | None:
-    """Why ``value`` cannot be printed as strict JSON in UTF-8, or None when it can."""
-    try:
-        json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return "holds text that is not valid Unicode (a lone surrogate)"
-    except ValueError:
-        return "is not finite (NaN or infinity)"
-    except (TypeError, RecursionError) as exc:
-        return f"cannot be shown as JSON ({describe(exc)})"
-    return None
-
-
 def _flag(module: object, attr: str, default: bool | None = None) -> bool:
-    value = _attr(module, attr, default)
+    value = read(module, attr, default)
     if value is None:
         raise InvalidProviderError(f"does not declare `{attr}` (True or False)")
     if not isinstance(value, bool):
-        raise InvalidProviderError(f"`{attr}` must be True or False, not {_shown(value)}")
+        raise InvalidProviderError(f"`{attr}` must be True or False, not {shown(value)}")
     return value
 
 
-def _text(module: object, name: str, wrong: str) -> str | None:
-    """An optional str attribute, as a plain str; None when it is not declared."""
-    value = _attr(module, name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidProviderError(f"{wrong}, not {_shown(value)}")
-    return _plain(value)
+def parameters(fn: Callable[..., Any]) -> list[inspect.Parameter]:
+    """The parameters a caller passes to ``fn``: a function, bound method, partial or object.
 
-
-def _checked_signature(fn: Callable[..., Any]) -> tuple[list[tuple[str, str]], set[str], bool]:
+    Raises InvalidProviderError when Python cannot tell (some builtins).
+    """
     try:
-        return _signature(fn)
+        return list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError) as exc:
+        raise InvalidProviderError(
+            f"the signature of `_create_completion` cannot be read ({type(exc).__name__})"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - a callable object's attributes are plugin code
         raise InvalidProviderError(
-            f"the signature of `_create_completion` could not be read: {describe(exc)}"
+            f"the signature of `_create_completion` could not be read: {exception_text(exc)}"
         ) from None
+
+
+def _check_identity(module: object, name: str) -> None:
+    """The name and the contract version: without these nothing else is worth reading."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InvalidProviderError(
+            f"provider name {name!r} must start with a letter and hold only letters, "
+            "digits, '_', '.' or '-'"
+        )
+    contract = read(module, "contract_version", 1)
+    if type(contract) is not int or contract not in CONTRACT_VERSIONS:
+        supported = ", ".join(map(str, CONTRACT_VERSIONS))
+        raise InvalidProviderError(
+            f"targets provider contract version {shown(contract)}; this g4f-core supports "
+            f"{supported}: upgrade g4f-core or use a release of the provider for it"
+        )
+
+
+def _function(module: object) -> CreateCompletion:
+    fn: CreateCompletion | None = read(module, "_create_completion")
+    if fn is None:
+        raise InvalidProviderError("has no `_create_completion` function")
+    if not callable(fn):
+        raise InvalidProviderError("`_create_completion` is not callable")
+    return fn
+
+
+def _takes_options(fn: CreateCompletion, options: tuple[Option, ...]) -> bool:
+    """Whether ``fn`` takes **kwargs, once its parameters are known to fit the contract."""
+    positional, keywords, varkw = _signature(fn)
+    problems = []
+    if [p for p, _ in positional[:3]] != ["model", "messages", "stream"]:
+        problems.append("`_create_completion` must take (model, messages, stream, **kwargs)")
+    for opt in options:
+        if not varkw and opt.name not in keywords:
+            problems.append(
+                f"declares option {opt.name!r} but `_create_completion` neither names it "
+                "nor takes **kwargs"
+            )
+    if problems:
+        raise InvalidProviderError("; ".join(problems))
+    return varkw
+
+
+def _url(module: object) -> str | None:
+    url = text(module, "url", "`url` must be an http(s) URL string")
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise InvalidProviderError(f"`url` must be an http(s) URL string, not {url!r}")
+    return url
+
+
+def _connect_hint(module: object) -> str | None:
+    return text(module, "connect_hint", "`connect_hint` must be a str")
+
+
+def _emulator(module: object) -> Callable[..., Emulator] | None:
+    emulator: Callable[..., Emulator] | None = read(module, "emulator")
+    if emulator is not None and not callable(emulator):
+        raise InvalidProviderError("`emulator` must be a callable returning an emulator")
+    return emulator
+
+
+def _params(module: object) -> str | None:
+    return text(module, "params", "`params` must be a string")
+
+
+def _check_text(*declared: str | None) -> None:
+    """Declared text is shown as JSON (``providers --json``): it must be valid Unicode."""
+    if json_problem(list(declared)):
+        raise InvalidProviderError(
+            "declared text (url, models, params, connect_hint) holds a lone surrogate: "
+            "it must be valid Unicode"
+        )
 
 
 def _signature(fn: Callable[..., Any]) -> tuple[list[tuple[str, str]], set[str], bool]:
     """Positional parameters with type names, keyword names, and whether **kwargs is taken."""
-    code = getattr(fn, "__code__", None)
-    if code is None:  # a partial or callable object: fall back to the slower inspect
-        import inspect
-
-        sig = inspect.signature(fn)
-        positional = [
-            (p.name, _type_name(None if p.annotation is p.empty else p.annotation))
-            for p in sig.parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-        names = {p.name for p in sig.parameters.values()}
-        varkw = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
-        return positional, names, varkw
-    hints = getattr(fn, "__annotations__", {})
-    count = code.co_argcount
-    names_all = code.co_varnames[: count + code.co_kwonlyargcount]
-    positional = [(name, _type_name(hints.get(name))) for name in names_all[:count]]
-    return positional, set(names_all), bool(code.co_flags & _CO_VARKEYWORDS)
+    params = parameters(fn)
+    positional = [
+        (p.name, _type_name(None if p.annotation is p.empty else p.annotation))
+        for p in params
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    keywords = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    varkw = any(p.kind is p.VAR_KEYWORD for p in params)
+    return positional, keywords, varkw
 
 
 def _type_name(annotation: object) -> str:
@@ -284,79 +287,36 @@ class ProviderInfo:
         entry_point: str | None = None,
     ) -> ProviderInfo:
         """Read and validate a provider's declarations; raise InvalidProviderError if broken."""
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise InvalidProviderError(
-                f"provider name {name!r} must start with a letter and hold only letters, "
-                "digits, '_', '.' or '-'"
-            )
-        contract = _attr(module, "contract_version", 1)
-        if type(contract) is not int or contract not in CONTRACT_VERSIONS:
-            supported = ", ".join(map(str, CONTRACT_VERSIONS))
-            raise InvalidProviderError(
-                f"targets provider contract version {_shown(contract)}; this g4f-core supports "
-                f"{supported}: upgrade g4f-core or use a release of the provider for it"
-            )
+        _check_identity(module, name)
         # Every independent problem is reported at once, so an author fixes them in one go.
         problems: list[str] = []
 
-        def attempt(read: Callable[[], _T], fallback: _T) -> _T:
+        def attempt(reader: Callable[[], _T], fallback: _T) -> _T:
             try:
-                return read()
+                return reader()
             except InvalidProviderError as exc:
                 problems.append(str(exc))
                 return fallback
 
-        fn: CreateCompletion | None = attempt(lambda: _attr(module, "_create_completion"), None)
-        if fn is None:
-            if not problems:
-                problems.append("has no `_create_completion` function")
-        elif not callable(fn):
-            problems.append("`_create_completion` is not callable")
-            fn = None
+        fn: CreateCompletion | None = attempt(lambda: _function(module), None)
         no_models: tuple[tuple[str, ...], Mapping[str, str]] = ((), MappingProxyType({}))
         models, model_ids = attempt(lambda: _models(module), no_models)
         supports_stream = attempt(lambda: _flag(module, "supports_stream"), False)
         needs_auth = attempt(lambda: _flag(module, "needs_auth"), False)
         working = attempt(lambda: _flag(module, "working", True), True)
-        url = attempt(lambda: _text(module, "url", "`url` must be an http(s) URL string"), None)
-        if url is not None and not url.startswith(("http://", "https://")):
-            problems.append(f"`url` must be an http(s) URL string, not {url!r}")
-        hint = attempt(lambda: _text(module, "connect_hint", "`connect_hint` must be a str"), None)
+        url = attempt(lambda: _url(module), None)
+        hint = attempt(lambda: _connect_hint(module), None)
         no_options: tuple[Option, ...] = ()
         options = attempt(lambda: _options(module), no_options)
-        varkw = False
-        if fn is not None:
-            read_signature = fn
-            signature = attempt(lambda: _checked_signature(read_signature), None)
-            if signature is None:
-                fn = None
-            else:
-                positional, keywords, varkw = signature
-                if [p for p, _ in positional[:3]] != ["model", "messages", "stream"]:
-                    problems.append(
-                        "`_create_completion` must take (model, messages, stream, **kwargs)"
-                    )
-                for opt in options:
-                    if not varkw and opt.name not in keywords:
-                        problems.append(
-                            f"declares option {opt.name!r} but `_create_completion` neither "
-                            "names it nor takes **kwargs"
-                        )
-        emulator = attempt(lambda: _attr(module, "emulator"), None)
-        if emulator is not None and not callable(emulator):
-            problems.append("`emulator` must be a callable returning an emulator")
-        params = attempt(lambda: _text(module, "params", "`params` must be a string"), None)
+        varkw = False if fn is None else attempt(lambda: _takes_options(fn, options), False)
+        emulator = attempt(lambda: _emulator(module), None)
+        params = attempt(lambda: _params(module), None)
         if problems or fn is None:
             raise InvalidProviderError("; ".join(problems))
         if params is None:
-            module_name = attempt(lambda: _text(module, "__name__", "`__name__`"), None)
+            module_name = attempt(lambda: text(module, "__name__", "`__name__`"), None)
             params = derive_params(module_name or name, fn, options)
-        text = [url, hint, params, *models, *model_ids.values()]
-        if _json_problem(text):
-            raise InvalidProviderError(
-                "declared text (url, models, params, connect_hint) holds a lone surrogate: "
-                "it must be valid Unicode"
-            )
+        _check_text(url, hint, params, *models, *model_ids.values())
         return cls(
             name=name,
             url=url,

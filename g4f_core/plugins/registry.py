@@ -18,22 +18,22 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Any
 
+from g4f_core.context import env_flag
 from g4f_core.errors import AmbiguousProviderError, PluginLoadError, ProviderNotFoundError
 from g4f_core.plugins import forking
 from g4f_core.plugins.dists import Distribution, distributions
-from g4f_core.plugins.hooks import Hooks
+from g4f_core.plugins.hooks import Hooks, call
 from g4f_core.plugins.provider import InvalidProviderError, ProviderInfo
 from g4f_core.plugins.sources import (
     GROUP,
     PluginFailure,
     Source,
     canonical,
-    describe,
     entry_points,
+    exception_text,
     has_hooks,
     name_of,
     not_found,
-    register_hook,
     search_path,
 )
 
@@ -53,11 +53,9 @@ class Registry(forking.ForkSafe):
         distributions: Iterable[Distribution] | None = None,
         *,
         environ: Mapping[str, str] | None = None,
-        plugins: Iterable[object] = (),
     ) -> None:
         self._dists = distributions
         self._environ = environ
-        self._extra_plugins = list(plugins)
         self._lock = threading.RLock()
         self._loading = False
         self._loaded = False
@@ -69,13 +67,19 @@ class Registry(forking.ForkSafe):
         self._disabled: set[str] = set()
         self._strict = False
         self._hooks = Hooks()
-        self.discoveries = 0  # how many times discovery ran; it must stay at 1
         forking.track(self)
 
     @classmethod
     def from_path(cls, paths: Iterable[str], **kwargs: Any) -> Registry:
         """A registry of only the distributions installed under ``paths`` (used by tests)."""
         return cls(list(distributions(list(paths))), **kwargs)
+
+    def with_environ(self, environ: Mapping[str, str]) -> Registry:
+        """A fresh registry of the same distributions and plugins, reading ``environ``.
+
+        The gateway's ``--emulators`` uses it to route each provider to its emulator.
+        """
+        return Registry(self._dists, environ=environ)
 
     # -- discovery -------------------------------------------------------------------
 
@@ -106,9 +110,8 @@ class Registry(forking.ForkSafe):
         # Start from nothing, so a discovery that raised (strict mode) can run again.
         self._providers, self._by_name, self._by_qualified = [], {}, {}
         self._failures, self._hooks = [], Hooks()
-        self.discoveries += 1
         env = self.environ
-        self._strict = env.get("G4F_CORE_STRICT", "").strip() not in ("", "0")
+        self._strict = env_flag("G4F_CORE_STRICT", env)
         self._disabled = {
             part.strip().lower() for part in env.get("G4F_CORE_DISABLE", "").split(",")
         } - {""}
@@ -124,13 +127,8 @@ class Registry(forking.ForkSafe):
             if loaded:
                 add = partial(self._add, obj, source, found, hook_plugins)
                 self._isolated(source, "could not be read", add)
-        for plugin in self._extra_plugins:
-            extra = Source(name_of(plugin))
-            add = partial(self._add, plugin, extra, found, hook_plugins, provider=False)
-            self._isolated(extra, "could not be read", add)
         for plugin, source in hook_plugins:
-            call = partial(self._call_register_hook, plugin, source, found)
-            self._isolated(source, "g4f_core_register_providers raised", call)
+            self._call_register_hooks(plugin, source, found)
         self._index(found)
 
     def _isolated(self, source: Source, what: str, run: Callable[[], Any]) -> tuple[bool, Any]:
@@ -148,7 +146,7 @@ class Registry(forking.ForkSafe):
         except BaseException as exc:  # plugin code may raise anything
             if isinstance(exc, _StrictStop):
                 raise
-            self._fail(source, f"{what}: {describe(exc)}", exc)
+            self._fail(source, f"{what}: {exception_text(exc)}", exc)
             return False, None
 
     def _add(
@@ -157,14 +155,11 @@ class Registry(forking.ForkSafe):
         source: Source,
         found: list[ProviderInfo],
         hook_plugins: list[tuple[object, Source]],
-        *,
-        provider: bool = True,
     ) -> None:
-        is_provider = provider and hasattr(obj, "_create_completion")
+        is_provider = hasattr(obj, "_create_completion")
         hooked = has_hooks(obj)
         if not is_provider and not hooked:
-            if provider:
-                self._fail(source, "has no `_create_completion` function and implements no hooks")
+            self._fail(source, "has no `_create_completion` function and implements no hooks")
             return
         info = None
         if is_provider:
@@ -199,12 +194,10 @@ class Registry(forking.ForkSafe):
             found.append(info)
         return info
 
-    def _call_register_hook(
+    def _call_register_hooks(
         self, plugin: object, source: Source, found: list[ProviderInfo]
     ) -> None:
-        impl = register_hook(plugin)
-        if impl is None:
-            return
+        """Call the plugin's registration hooks; each provider registered is isolated."""
 
         def register(
             provider: object, name: str | None = None, distribution: str | None = None
@@ -220,7 +213,9 @@ class Registry(forking.ForkSafe):
                 return
             self._isolated(sub, "could not be read", partial(self._read_into, provider, sub, found))
 
-        impl(register=register)
+        for impl in self._hooks.implementations("g4f_core_register_providers", plugin):
+            run = partial(call, impl, register=register)  # whatever it raises is its failure
+            self._isolated(source, "g4f_core_register_providers raised", run)
 
     def _is_disabled(self, name: str, distribution: str | None) -> bool:
         low = name.lower()

@@ -18,12 +18,11 @@ __all__ = [
     "PluginFailure",
     "Source",
     "canonical",
-    "describe",
     "entry_points",
+    "exception_text",
     "has_hooks",
     "name_of",
     "not_found",
-    "register_hook",
     "search_path",
 ]
 
@@ -127,12 +126,6 @@ def _own_dict(obj: object) -> dict[str, Any] | None:
     return namespace if type(namespace) is dict else None
 
 
-def register_hook(plugin: object) -> Any:
-    """The plugin's marked ``g4f_core_register_providers``, or None."""
-    impl = getattr(plugin, "g4f_core_register_providers", None)
-    return impl if impl is not None and IMPL_MARK in (_own_dict(impl) or ()) else None
-
-
 def name_of(obj: object) -> str:
     """A plugin object's ``name`` or ``__name__`` (a plain str), else its type's name."""
     for attr in ("name", "__name__"):
@@ -166,15 +159,15 @@ def not_found(
     return f"no provider named {name!r}{suggestion} (available: {known})"
 
 
-_DESCRIBE_LIMIT = 300
+_TEXT_LIMIT = 300
 
 
-def describe(exc: BaseException) -> str:
-    """``Type: text`` of an exception raised by plugin code, which may not even print."""
+def exception_text(exc: BaseException) -> str:
+    """``Type: message`` of a plugin's own failure, which may not even print."""
     try:
         text = " ".join(str(exc).split())
     except Exception:  # noqa: BLE001 - an exception whose __str__ raises still has a type
         text = "(its message could not be read)"
-    if len(text) > _DESCRIBE_LIMIT:
-        text = text[: _DESCRIBE_LIMIT - 3] + "..."
+    if len(text) > _TEXT_LIMIT:
+        text = text[: _TEXT_LIMIT - 3] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

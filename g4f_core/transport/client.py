@@ -102,13 +102,7 @@ class Client:
         ``cleanup`` requests (a DELETE after a failure) may run a short grace past the
         deadline, so that a call that ran out of time still tidies up after itself.
         """
-        if cleanup:
-            left = self.context.remaining()
-            wait = min(timeout or self.context.timeout, self.context.timeout)
-            if left is not None:
-                wait = min(wait, max(left, _CLEANUP_GRACE))
-        else:
-            wait = self.context.wait_limit(timeout)
+        wait = self._wait(timeout, cleanup)
         token = expiry.set(time.monotonic() + wait)
         try:
             # Always streamed underneath, so no body (an error page included) is read unbounded.
@@ -147,6 +141,14 @@ class Client:
         if not stream:
             self._read_body(response)
         return response
+
+    def _wait(self, timeout: float | None, cleanup: bool) -> float:
+        """How long this request may wait; a clean-up gets a grace past the deadline."""
+        if not cleanup:
+            return self.context.wait_limit(timeout)
+        left = self.context.remaining()
+        wait = min(timeout or self.context.timeout, self.context.timeout)
+        return wait if left is None else min(wait, max(left, _CLEANUP_GRACE))
 
     def _read_body(self, response: requests.Response) -> None:
         """Read a whole (small) body: within one timeout, within the deadline, capped."""
