@@ -54,12 +54,13 @@ class ChatStream(Iterator[str]):
         # The generator must not refer back to this object: with no reference cycle,
         # dropping the stream closes the provider at once, not at the next GC pass.
         self._gen: Generator[str, None, None] = _drive(plan, self._progress)
+        self._next = self._gen.__next__
 
-    def __iter__(self) -> Generator[str, None, None]:
-        return self._gen  # `for chunk in stream` runs at generator speed
+    def __iter__(self) -> ChatStream:
+        return self  # the iterator protocol: iter(stream) is stream
 
     def __next__(self) -> str:
-        return next(self._gen)
+        return self._next()
 
     def __enter__(self) -> ChatStream:
         return self
@@ -89,29 +90,33 @@ class _Progress:
 
     The delivered text must be kept (it is ``partial_text`` if the stream fails), but
     not as one object per token: every 512 chunks are joined into one string, so a
-    long reply costs about its own size rather than tens of bytes per token.
+    long reply costs about its own size rather than tens of bytes per token. The only
+    work per chunk is one append (``_attempt`` does it); counts are worked out when read.
     """
 
-    _BLOCK = 512
+    BLOCK = 512
 
     def __init__(self) -> None:
-        self._blocks: list[str] = []
-        self._recent: list[str] = []
-        self.chunks = 0
-        self.chars = 0
+        self.blocks: list[str] = []
+        self.recent: list[str] = []
         self.provider: str | None = None
 
-    def add(self, chunk: str) -> None:
-        self._recent.append(chunk)
-        self.chunks += 1
-        self.chars += len(chunk)
-        if len(self._recent) >= self._BLOCK:
-            self._blocks.append("".join(self._recent))
-            self._recent.clear()
+    def pack(self) -> None:
+        """Join the recent chunks into one block (every ``BLOCK`` chunks)."""
+        self.blocks.append("".join(self.recent))
+        self.recent.clear()
+
+    @property
+    def chunks(self) -> int:
+        return len(self.blocks) * self.BLOCK + len(self.recent)
+
+    @property
+    def chars(self) -> int:
+        return sum(map(len, self.blocks)) + sum(map(len, self.recent))
 
     @property
     def text(self) -> str:
-        return "".join(self._blocks) + "".join(self._recent)
+        return "".join(self.blocks) + "".join(self.recent)
 
 
 def _drive(plan: Plan, progress: _Progress) -> Generator[str, None, None]:
@@ -169,9 +174,11 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
                 f"_create_completion returned {type(source).__name__}; it must yield str chunks"
             )
         deadline_at = ctx.deadline_at
+        step, enter = source.__next__, run.run
+        recent, block = progress.recent, progress.BLOCK
         while True:
             try:
-                chunk = run.run(next, source)
+                chunk = enter(step)  # each step runs in the attempt's context, entered not copied
             except StopIteration:
                 break
             if not isinstance(chunk, str):
@@ -180,7 +187,9 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
                 )
             if not chunk:
                 continue
-            progress.add(chunk)
+            recent.append(chunk)
+            if len(recent) >= block:
+                progress.pack()
             yield chunk
             if deadline_at is not None and time.monotonic() >= deadline_at:
                 raise ctx.deadline_error()
