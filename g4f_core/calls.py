@@ -205,7 +205,9 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
         failure = exc
         raise
     except Exception as exc:  # noqa: BLE001 - anything a provider raises becomes typed
-        failure = redact(_wrap(exc, info.name), ctx.auth)
+        failure = _wrap(exc, info.name)
+        if isinstance(failure, ProviderError):
+            redact(failure, ctx.auth)
         raise failure from safe_cause(exc)
     finally:
         close = getattr(source, "close", None)
@@ -234,8 +236,14 @@ def _event(cand: Candidate, plan: Plan, ctx: CallContext) -> Any:
     return CallEvent(cand.info.qualified_name, cand.model, plan.stream, ctx.attempt)
 
 
-def _wrap(exc: Exception, provider: str) -> ProviderError:
+def _wrap(exc: Exception, provider: str) -> G4FError:
     module = type(exc).__module__.split(".")[0]
+    if module in ("requests", "urllib3"):  # a bad URL or header: the request's fault
+        from g4f_core.transport.translate import refused_request
+
+        refused = refused_request(exc, provider)
+        if refused is not None:
+            return refused
     if isinstance(exc, ValueError):  # e.g. response.json() on a reply that is not JSON
         return ProviderResponseError(
             f"the provider could not read the reply ({type(exc).__name__})", provider=provider

@@ -12,7 +12,7 @@ that moves one fails a test that says which. The internals:
    buffered socket reader, whose ``chunked`` and ``chunk_left`` say how the body is framed
    and how much of it was read, and whose ``_close_conn()`` marks the body read; urllib3's
    ``release_conn()`` then returns the connection to the pool. :func:`body_of` reads a
-   chunked body with them (see :class:`_Chunked` for why).
+   chunked body with them (see :class:`_Chunked` for why; chunked.py undoes the framing).
 4. urllib3 ``HTTPConnection.getresponse``, the pools' ``ConnectionCls`` and the pool
    manager's ``pool_classes_by_scheme``: connections whose response heads are read under
    the watchdog (:class:`WatchedAdapter`).
@@ -36,12 +36,12 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
+from g4f_core.transport.chunked import ChunkedError, Dechunker
 from g4f_core.transport.watchdog import expiry, watched_read
 
 __all__ = ["Body", "RedactTargets", "WatchedAdapter", "body_of", "socket_of", "store_body"]
 
 _Response = urllib3.response.HTTPResponse
-_MAX_LINE = 65536  # http.client's limit on a chunk-size or trailer line
 _IDENTITY = ("", "identity")
 
 
@@ -74,29 +74,25 @@ class Body:
 
 
 class _Chunked(Body):
-    """A chunked body read straight from http.client's buffer, every frame of a read at once.
+    """A chunked body read straight from http.client's buffer, every chunk of a read at once.
 
     Servers flush one chunk per token event, and http.client's ``read1`` stops at the end
     of each chunk, so urllib3's ``read1`` would cost one pass through urllib3 and
-    http.client per event. Here one read takes everything that has arrived and strips the
-    framing of all its chunks in one loop, with http.client's rules (size line up to
-    ``;``, at most 64 KiB; the two bytes after a chunk skipped; trailers read and dropped,
-    an end of stream among them accepted) and urllib3's errors.
+    http.client per event. Here one read takes everything that has arrived and
+    :class:`~g4f_core.transport.chunked.Dechunker` strips the framing of all its chunks
+    (with http.client's rules); failures are raised as urllib3 raises them.
     """
 
     def __init__(self, response: requests.Response, http_response: http.client.HTTPResponse):
         super().__init__(response)
         self._http = http_response
         self._fp: Any = http_response.fp
-        self._pending = b""  # framing a later read completes (a cut size or trailer line)
-        self._left = 0  # payload bytes of the current chunk still to come
-        self._skip = 0  # bytes of the CRLF after a chunk still to come
-        self._trailers = False
-        self._done = False
+        self._chunks = Dechunker()
         self._released = False
 
     def read(self, size: int) -> bytes:
-        while not self._done:
+        chunks = self._chunks
+        while not chunks.done:
             try:
                 data = self._fp.read1(size)
             except TimeoutError as exc:
@@ -106,92 +102,26 @@ class _Chunked(Body):
             except (OSError, http.client.HTTPException) as exc:
                 raise ProtocolError(f"Connection broken: {exc!r}", exc) from exc
             if not data:
-                if self._trailers:  # as http.client: some servers end without the last CRLF
-                    self._done = True
+                if chunks.trailers:  # as http.client: some servers end without the last CRLF
+                    chunks.done = True
                     break
                 raise ProtocolError(
                     "Connection broken: IncompleteRead(the chunked body ended early)",
-                    http.client.IncompleteRead(b"", self._left or None),
+                    http.client.IncompleteRead(b"", chunks.left or None),
                 )
-            payload = self._frames(data)
+            try:
+                payload = chunks.feed(data)
+            except ChunkedError as exc:
+                raise ProtocolError(str(exc)) from exc
             if payload:
                 return payload
         return b""
 
     def release(self) -> None:
-        if self._done and not self._released:
+        if self._chunks.done and not self._released:
             self._released = True
             self._http._close_conn()  # type: ignore[attr-defined]
             self._raw.release_conn()
-
-    def _frames(self, data: bytes) -> bytes:
-        """The payload of every chunk in ``data``; framing cut by the read is kept."""
-        if self._pending:
-            data, self._pending = self._pending + data, b""
-        n, pos, out = len(data), 0, []
-        if self._left:
-            if self._left >= n:
-                self._left -= n
-                self._skip = 0 if self._left else 2  # the CRLF comes once the chunk is done
-                return data
-            out.append(data[: self._left])
-            pos, self._left, self._skip = self._left, 0, 2
-        if self._skip:
-            taken = min(self._skip, n - pos)
-            pos, self._skip = pos + taken, self._skip - taken
-        find = data.find
-        while pos < n and not self._skip:
-            if self._trailers:
-                self._read_trailers(data, pos)
-                break
-            eol = find(b"\n", pos)
-            if eol < 0 or eol - pos > _MAX_LINE:
-                self._keep(data[pos:], "chunk size")
-                break
-            size = _chunk_size(data[pos:eol])
-            start = eol + 1
-            if not size:
-                self._trailers = True
-                pos = start
-                continue
-            end = start + size
-            if end + 2 <= n:  # the whole chunk and its CRLF are here: the common case
-                out.append(data[start:end])
-                pos = end + 2
-                continue
-            out.append(data[start:end])  # the chunk, or its CRLF, runs past this read
-            if end > n:
-                self._left = end - n
-            else:
-                self._skip = end + 2 - n
-            break
-        return out[0] if len(out) == 1 else b"".join(out)
-
-    def _read_trailers(self, data: bytes, pos: int) -> None:
-        while True:
-            eol = data.find(b"\n", pos)
-            if eol < 0 or eol - pos > _MAX_LINE:
-                self._keep(data[pos:], "trailer")
-                return
-            line, pos = data[pos:eol], eol + 1
-            if line in (b"", b"\r"):
-                self._done = True
-                return
-
-    def _keep(self, rest: bytes, what: str) -> None:
-        if len(rest) > _MAX_LINE:
-            raise ProtocolError(f"the {what} line of the chunked body exceeded {_MAX_LINE} bytes")
-        self._pending = rest
-
-
-def _chunk_size(line: bytes) -> int:
-    try:
-        size = int(line.split(b";", 1)[0], 16)
-    except ValueError:
-        size = -1
-    if size < 0:
-        raise ProtocolError("the chunked body has an invalid chunk size line")
-    return size
 
 
 _bodies: weakref.WeakKeyDictionary[requests.Response, Body] = weakref.WeakKeyDictionary()

@@ -30,7 +30,13 @@ from g4f_core.redaction import redact, safe_cause
 from g4f_core.transport.adapter import body_of, socket_of, store_body
 from g4f_core.transport.pool import shared_adapter
 from g4f_core.transport.sse import DecodeError, LineTooLongError, SSEDecoder
-from g4f_core.transport.translate import error_from_response, origin, parse_retry_after, translate
+from g4f_core.transport.translate import (
+    error_from_response,
+    origin,
+    parse_retry_after,
+    refused_request,
+    translate,
+)
 from g4f_core.transport.watchdog import Expired, expiry, watched_read
 
 __all__ = ["Client", "error_from_response", "origin", "parse_retry_after", "translate"]
@@ -118,6 +124,9 @@ class Client:
                 **kwargs,
             )
         except requests.RequestException as exc:
+            refused = refused_request(exc, self.context.provider)
+            if refused is not None:
+                raise refused from safe_cause(exc)
             error = translate(exc, self.context.provider, self.origin)
             stopped = time.monotonic() >= (expiry.get() or math.inf)
             if stopped and not isinstance(exc, requests.ConnectTimeout):  # the watchdog did it

@@ -226,8 +226,7 @@ def _tokens(http: Client, response: requests.Response) -> Generator[str, None, N
             if type(event) is not dict or "error" in event:
                 raise _bad_event(data, event)
             token = event.get("token")
-            text = token.get("text") if type(token) is dict else None
-            if type(text) is not str:
+            if type(token) is not dict or type(text := token.get("text")) is not str:
                 raise _bad_event(data, event)
             if not token.get("special"):
                 yield text
