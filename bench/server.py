@@ -226,3 +226,29 @@ def _send(sock: socket.socket, status: int, body: bytes, cookie: str) -> None:
         b"Content-Length: %d\r\n\r\n%s"
         % (status, reason.encode(), cookie.encode(), len(body), body)
     )
+
+
+def main() -> None:
+    """``python -m bench.server``: serve on 127.0.0.1, driven by JSON lines on stdin.
+
+    Prints ``{"url": ...}``, then answers each command: ``{"op": "stats"}`` with the
+    cumulative ``{"connections", "requests", "kinds", "cpu"}`` (cpu: this process's CPU
+    seconds), ``{"op": "stop"}`` (or the end of stdin) by stopping.
+    """
+    import sys
+    import time
+
+    with BenchServer() as server:
+        print(json.dumps({"url": server.url}), flush=True)
+        for line in sys.stdin:
+            if json.loads(line).get("op") != "stats":
+                break
+            with server._lock:
+                kinds = dict(server.kinds)
+                connections = server.connections
+            stats = {"connections": connections, "kinds": kinds, "cpu": time.process_time()}
+            print(json.dumps({**stats, "requests": sum(kinds.values())}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

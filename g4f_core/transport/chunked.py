@@ -53,7 +53,12 @@ class Dechunker:
             if eol < 0 or eol - pos > MAX_LINE:
                 self._keep(data[pos:], "chunk size")
                 break
-            size = _chunk_size(data[pos:eol])
+            try:
+                size = int(data[pos:eol], 16)  # int() allows the CR and spaces around it
+            except ValueError:
+                size = _chunk_size(data[pos:eol])  # an extension, or no size at all
+            if size < 0:
+                raise ChunkedError("the chunked body has a negative chunk size")
             start = eol + 1
             if not size:
                 self.trailers = True

@@ -216,13 +216,10 @@ def _tokens(http: Client, response: requests.Response) -> Generator[str, None, N
         finally:
             response.close()
     events = http.events(response)
-    loads = json.loads
+    decoded = _decoded
     try:
         for data in events:
-            try:
-                event = loads(data)
-            except (ValueError, RecursionError):  # hostile nesting raises RecursionError
-                event = None
+            event = decoded(data)
             if type(event) is not dict or "error" in event:
                 raise _bad_event(data, event)
             token = event.get("token")
@@ -238,6 +235,20 @@ def _tokens(http: Client, response: requests.Response) -> Generator[str, None, N
         )
     finally:
         events.close()
+
+
+_raw_decode = json.JSONDecoder().raw_decode
+_JSON_SPACE = " \t\n\r"  # the whitespace json.loads allows around a value
+
+
+def _decoded(data: str) -> object:
+    """What ``json.loads(data)`` gives, or None where it raises: one decoder call per event."""
+    text = data.strip(_JSON_SPACE)
+    try:
+        event, end = _raw_decode(text)
+    except (ValueError, RecursionError):  # hostile nesting raises RecursionError
+        return None
+    return event if end == len(text) else None
 
 
 def _bad_event(data: str, event: object) -> Exception:
