@@ -165,14 +165,7 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
         plan.registry.notify("g4f_core_call_started", event=_event(cand, plan, ctx))
     source: Any = None
     try:
-        messages = [dict(m) for m in plan.messages]  # providers may mutate their copy
-        source = run.run(info.create_completion, cand.model, messages, plan.stream, **cand.kwargs)
-        if isinstance(source, str):  # legacy providers returned the whole text
-            source = iter((source,))
-        elif not hasattr(source, "__next__"):
-            raise ProviderResponseError(
-                f"_create_completion returned {type(source).__name__}; it must yield str chunks"
-            )
+        source = _start(plan, cand, run)
         deadline_at = ctx.deadline_at
         step, enter = source.__next__, run.run
         recent, block = progress.recent, progress.BLOCK
@@ -210,24 +203,55 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
             redact(failure, ctx.auth)
         raise failure from safe_cause(exc)
     finally:
-        close = getattr(source, "close", None)
-        if close is not None:
-            try:
-                run.run(close)
-            except Exception as exc:  # noqa: BLE001 - a failed clean-up must not replace the outcome
-                log.debug("%s: closing the provider raised %s", info.name, type(exc).__name__)
+        _close(source, run, info.name)
         if observe:
-            event = attrs.evolve(
-                _event(cand, plan, ctx),
-                elapsed=time.monotonic() - began,
-                outcome=outcome,
-                error=type(failure).__name__ if failure else None,
-                # An attempt after the first delivered chunk never happens, so the call's
-                # counts are this attempt's.
-                chunks=progress.chunks,
-                characters=progress.chars,
-            )
-            plan.registry.notify("g4f_core_call_finished", event=event)
+            event = _event(cand, plan, ctx)
+            _finished(plan, event, time.monotonic() - began, outcome, failure, progress)
+
+
+def _start(plan: Plan, cand: Candidate, run: contextvars.Context) -> Iterator[str]:
+    """Call the provider in the attempt's context; its generator (or legacy str) as chunks."""
+    messages = [dict(m) for m in plan.messages]  # providers may mutate their copy
+    info = cand.info
+    source = run.run(info.create_completion, cand.model, messages, plan.stream, **cand.kwargs)
+    if isinstance(source, str):  # legacy providers returned the whole text
+        return iter((source,))
+    if not hasattr(source, "__next__"):
+        raise ProviderResponseError(
+            f"_create_completion returned {type(source).__name__}; it must yield str chunks"
+        )
+    return source
+
+
+def _finished(
+    plan: Plan,
+    event: Any,
+    elapsed: float,
+    outcome: str,
+    failure: G4FError | None,
+    progress: _Progress,
+) -> None:
+    event = attrs.evolve(
+        event,
+        elapsed=elapsed,
+        outcome=outcome,
+        error=type(failure).__name__ if failure else None,
+        # An attempt after the first delivered chunk never happens, so the call's
+        # counts are this attempt's.
+        chunks=progress.chunks,
+        characters=progress.chars,
+    )
+    plan.registry.notify("g4f_core_call_finished", event=event)
+
+
+def _close(source: object, run: contextvars.Context, provider: str) -> None:
+    """Close the provider's generator in its context; a failed clean-up is only logged."""
+    close = getattr(source, "close", None)
+    if close is not None:
+        try:
+            run.run(close)
+        except Exception as exc:  # noqa: BLE001 - a failed clean-up must not replace the outcome
+            log.debug("%s: closing the provider raised %s", provider, type(exc).__name__)
 
 
 def _event(cand: Candidate, plan: Plan, ctx: CallContext) -> Any:

@@ -21,6 +21,7 @@ import urllib3
 
 from g4f_core.context import CallContext, current
 from g4f_core.errors import (
+    G4FError,
     ProviderConnectionError,
     ProviderError,
     ProviderResponseError,
@@ -124,22 +125,7 @@ class Client:
                 **kwargs,
             )
         except requests.RequestException as exc:
-            refused = refused_request(exc, self.context.provider)
-            if refused is not None:
-                raise refused from safe_cause(exc)
-            error = translate(exc, self.context.provider, self.origin)
-            stopped = time.monotonic() >= (expiry.get() or math.inf)
-            if stopped and not isinstance(exc, requests.ConnectTimeout):  # the watchdog did it
-                error = ProviderTimeoutError(
-                    f"{self.origin} did not answer within {wait:g} s",
-                    provider=self.context.provider,
-                    phase="headers",
-                    limit=wait,
-                )
-            left = self.context.remaining()
-            if isinstance(error, ProviderTimeoutError) and left is not None and left <= 0:
-                error = self.context.deadline_error()
-            raise redact(error, self.context.auth) from safe_cause(exc)
+            raise self._send_failed(exc, wait) from safe_cause(exc)
         finally:
             expiry.reset(token)
         if response.status_code not in expect:
@@ -153,6 +139,25 @@ class Client:
         if not stream:
             self._read_body(response)
         return response
+
+    def _send_failed(self, exc: requests.RequestException, wait: float) -> G4FError:
+        """The error for a request that got no response head."""
+        refused = refused_request(exc, self.context.provider)
+        if refused is not None:  # a bad URL or header: nothing was sent
+            return refused
+        error = translate(exc, self.context.provider, self.origin)
+        stopped = time.monotonic() >= (expiry.get() or math.inf)
+        if stopped and not isinstance(exc, requests.ConnectTimeout):  # the watchdog did it
+            error = ProviderTimeoutError(
+                f"{self.origin} did not answer within {wait:g} s",
+                provider=self.context.provider,
+                phase="headers",
+                limit=wait,
+            )
+        left = self.context.remaining()
+        if isinstance(error, ProviderTimeoutError) and left is not None and left <= 0:
+            error = self.context.deadline_error()
+        return redact(error, self.context.auth)
 
     def _read_body(self, response: requests.Response) -> None:
         """Read a whole (small) body: within one timeout, within the deadline, capped."""
@@ -222,19 +227,19 @@ class Client:
                     f"the stream from {self.origin} ended in the middle of an event",
                     provider=ctx.provider,
                 )
-        except LineTooLongError as exc:
-            raise ProviderResponseError(
-                f"{exc} (max_line_bytes); the reply from {self.origin} is not a token stream",
-                provider=ctx.provider,
-            ) from None
         except DecodeError as exc:
-            raise ProviderResponseError(
-                f"malformed stream from {self.origin}: {exc}", provider=ctx.provider
-            ) from None
+            raise self._malformed(exc) from None
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
             raise self._read_failed(exc, until) from safe_cause(exc)
         finally:
             response.close()
+
+    def _malformed(self, exc: DecodeError) -> ProviderResponseError:
+        if isinstance(exc, LineTooLongError):
+            text = f"{exc} (max_line_bytes); the reply from {self.origin} is not a token stream"
+        else:
+            text = f"malformed stream from {self.origin}: {exc}"
+        return ProviderResponseError(text, provider=self.context.provider)
 
     def finish(self, response: requests.Response, *, limit: int = _READ_SIZE) -> None:
         """After the last event: read the little that is left so the connection can be reused.
