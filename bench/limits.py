@@ -114,8 +114,8 @@ def _concurrency(run: Run, threads: dict[str, Any]) -> list[str]:
         g4f_us, raw_us = _totals(threads)
         text += (
             f" On each thread's CPU clock, g4f-core spends {g4f_us:.1f} µs per token against "
-            f"{raw_us:.1f} µs; the extra is in {_extra(threads)}. A large 'lock waits (C)' "
-            "share is CPU burnt handing a contended lock between threads."
+            f"{raw_us:.1f} µs; more in {_extra(threads)}, less in {_less(threads)}. A large "
+            "'lock waits (C)' share is CPU burnt handing a contended lock between threads."
         )
     return [text, ""]
 
@@ -175,8 +175,9 @@ def limits(run: Run) -> list[str]:
             f"**Memory ({_median(run.figure('memory.stream_growth')):.2f} MiB of growth while "
             f"streaming, raw client {_median(run.figure('memory.stream_growth_raw')):.2f} "
             f"MiB).** {' '.join(memory.notes)} g4f-core keeps the delivered text (`.text`, an "
-            "error's `partial_text`) joined in blocks of 512 chunks, so it grows by about the "
-            "reply's own size; the raw client keeps nothing.",
+            f"error's `partial_text`: {memory.data.get('reply_kib', 0):.0f} KiB for this reply) "
+            "joined in blocks of 512 chunks, and nothing else per token; the raw client keeps "
+            "nothing.",
             "",
         ]
     return out

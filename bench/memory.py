@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from . import ROOT
 from .common import Figure, MiB, Section, Spread, Target, clean_env, log, rotated, rss_bytes
 from .harness import Bench
+from .protocol import reply_chars
 
 __all__ = ["KEY", "run"]
 
@@ -110,10 +111,10 @@ def run(bench: Bench) -> Section:
         [(s["peak"] - s["tenth"]) / max(count - count // 10, 1) for s in samples["g4f"]]
     )
     section.notes.append(
-        f"g4f-core keeps about {per_token.median:.0f} bytes per streamed token "
+        f"RSS grew by about {per_token.median:.1f} bytes per streamed token for g4f-core "
         "(RSS growth over the last 90% of the stream divided by its tokens)."
     )
-    section.data = {"stream": samples}
+    section.data = {"stream": samples, "reply_kib": reply_chars(count) / 1024}
     return section
 
 

@@ -114,12 +114,17 @@ def _table(rows: Sequence[Sequence[str]]) -> list[str]:
     return out
 
 
-def _figure_rows(figures: Sequence[Figure], keys: dict[str, str]) -> list[list[str]]:
-    rows = [["figure", "median (min-max)", "target", "result", "note", "made by"]]
+def _figure_rows(figures: Sequence[Figure], keys: dict[str, str] | None) -> list[list[str]]:
+    """The figures as table rows; with ``keys`` (figure -> section), a column naming the
+    command that makes each one."""
+    rows = [["figure", "median (min-max)", "target", "result", "note"]]
+    if keys is not None:
+        rows[0].append("made by")
     for fig in figures:
         target = fig.target.show() if fig.target else ""
-        made = f"`--only {keys[fig.key]}`" if fig.key in keys else ""
-        rows.append([fig.title, fig.shown(), target, f"**{fig.mark()}**", fig.note, made])
+        rows.append([fig.title, fig.shown(), target, f"**{fig.mark()}**", fig.note])
+        if keys is not None:
+            rows[-1].append(f"`--only {keys[fig.key]}`")
     return rows
 
 
@@ -179,7 +184,7 @@ def markdown(run: Run, plot_name: str | None) -> str:
         out += ["", f"## {section.title}", ""]
         out += [f"Made by `.venv/bin/python -m bench --only {section.key}`.", ""]
         if section.figures:
-            out += _table(_figure_rows(section.figures, {}))
+            out += _table(_figure_rows(section.figures, None))
         for note in section.notes:
             out += ["", note]
         for title, rows in section.tables:
