@@ -213,7 +213,9 @@ class Client:
                     # The time the caller spends with the events is not a wait on the
                     # server: the watchdog is disarmed while they are handed over.
                     yield from datas
-                    until = self._until(time.monotonic())
+                    now = time.monotonic()
+                    until = self._until(now)
+                    fired = fired or until <= now  # the deadline passed meanwhile
                 elif time.monotonic() >= until:  # bytes, but no event in time (keep-alives)
                     fired = True
                 if fired:  # what arrived is delivered; the socket is shut all the same
