@@ -28,7 +28,7 @@ from .common import Config, Section
 from .harness import Bench
 from .plot import plot
 from .protocol import check_against_provider
-from .report import Run, console, markdown
+from .report import Run, console, machine, markdown
 
 #: Every section, in report order; each module has ``KEY`` and ``run(bench) -> Section``.
 SECTIONS: list[ModuleType] = [
@@ -76,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_against_provider()
     started_at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     load_start = f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "?"
+    code = machine()["commit"]
     started = time.perf_counter()
     bench = Bench(cfg)
     sections: list[Section] = []
@@ -86,7 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sections.append(section_run(bench))
     finally:
         bench.close()
-    run = Run(command, cfg.quick, started_at, time.perf_counter() - started, sections, load_start)
+    seconds = time.perf_counter() - started
+    run = Run(command, cfg.quick, started_at, seconds, sections, load_start, code)
     print(console(run))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

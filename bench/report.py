@@ -30,6 +30,9 @@ class Run:
     seconds: float
     sections: list[Section]
     load_start: str = ""
+    #: The code measured: commit and whether it had uncommitted changes, taken at the start
+    #: (the report's own files are rewritten at the end, which is no change to the code).
+    code: str = ""
 
     def section(self, key: str) -> Section | None:
         return next((s for s in self.sections if s.key == key), None)
@@ -51,7 +54,7 @@ class Run:
             "started": self.started,
             "seconds": self.seconds,
             "load_start": self.load_start,
-            "machine": machine(),
+            "machine": {**machine(), "commit": self.code or machine()["commit"]},
             "sections": [s.to_dict() for s in self.sections],
         }
 
@@ -133,6 +136,7 @@ def markdown(run: Run, plot_name: str | None) -> str:
     from .limits import limits
 
     info = machine()
+    info["commit"] = run.code or info["commit"]
     keys = {fig.key: section.key for section in run.sections for fig in section.figures}
     out = [
         "# Performance",
