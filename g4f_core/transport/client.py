@@ -6,7 +6,8 @@ applies the call's :class:`~g4f_core.context.CallContext`: every wait is bounded
 API calls (a redirect could carry the prompt to another host); TLS is always
 verified, against ``ca_bundle`` when given; the environment's proxy and netrc
 settings are ignored, so a request goes where the call says. Failures of
-``requests`` and ``urllib3`` become g4f-core errors (see http_errors.py).
+``requests`` and ``urllib3`` become g4f-core errors (translate.py); their internals are
+used only through adapter.py, and every read goes through ``watchdog.watched_read``.
 """
 
 from __future__ import annotations
