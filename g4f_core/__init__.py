@@ -23,11 +23,13 @@ __all__ = [
     "ChatCompletion",
     "ChatStream",
     "Client",
+    "Config",
     "Emulator",
     "G4FError",
     "InvalidRequestError",
     "ModelNotSupportedError",
     "Option",
+    "Origin",
     "PluginFailure",
     "PluginLoadError",
     "ProviderConnectionError",
@@ -37,6 +39,7 @@ __all__ = [
     "ProviderNotFoundError",
     "ProviderNotWorkingError",
     "ProviderResponseError",
+    "ProviderTable",
     "ProviderTimeoutError",
     "RateLimitError",
     "Registry",
@@ -49,6 +52,7 @@ __all__ = [
     "get_provider",
     "hookimpl",
     "list_providers",
+    "load_config",
     "stream",
 ]
 
@@ -65,8 +69,12 @@ _HOME = {
     "Client": "transport.client",
     "Emulator": "plugins.provider",
     "CallEvent": "plugins.hookspecs",
-    "hookimpl": "plugins.hookspecs",
+    "hookimpl": "plugins.marker",
     "Option": "options",
+    "Config": "plugins.config",
+    "Origin": "plugins.config",
+    "ProviderTable": "plugins.config",
+    "load_config": "plugins.config",
     "ProviderInfo": "plugins.provider",
     "PluginFailure": "plugins.registry",
     "Registry": "plugins.registry",
@@ -106,7 +114,9 @@ if TYPE_CHECKING:
         StreamNotSupportedError,
     )
     from g4f_core.options import Option
-    from g4f_core.plugins.hookspecs import CallEvent, hookimpl
+    from g4f_core.plugins.config import Config, Origin, ProviderTable, load_config
+    from g4f_core.plugins.hookspecs import CallEvent
+    from g4f_core.plugins.marker import hookimpl
     from g4f_core.plugins.provider import Emulator, ProviderInfo
     from g4f_core.plugins.registry import PluginFailure, Registry, default_registry
     from g4f_core.transport.client import Client

@@ -1,7 +1,9 @@
 """Pluggy plumbing: registering a plugin's hooks all or nothing, and calling observers.
 
-The plugin manager is made only when a plugin implements a hook, so listing providers
-never imports pluggy for the common case of plain provider modules.
+The plugin manager is made only when a plugin implements an observer hook, so listing
+providers never imports pluggy for plain provider modules, nor for plugins (such as the
+built-in OpenAI-compatible family) whose only hook is the register hook, which the
+registry calls itself.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from g4f_core.options import closest
+from g4f_core.plugins.marker import IMPL_MARK, REGISTER_ARGS, REGISTER_HOOK, impl_argnames
 from g4f_core.plugins.sources import describe
 
 if TYPE_CHECKING:
@@ -47,6 +50,8 @@ class Hooks:
         pluggy's own register() leaves a half-registered plugin behind when validation
         fails, and accepts a misspelt hook until check_pending(); both are undone here.
         """
+        if _only_register_hook(plugin):
+            return None
         import pluggy
 
         pm = self._manager()
@@ -77,3 +82,18 @@ class Hooks:
                 impl.function(*[kwargs[arg] for arg in impl.argnames])
             except Exception as exc:  # noqa: BLE001 - an observer must never break a call
                 log.warning("hook %s of plugin %s raised %s", hook, impl.plugin_name, describe(exc))
+
+
+def _only_register_hook(plugin: object) -> bool:
+    """Whether the plugin's one hook is a plain register hook pluggy would accept as is."""
+    marked = [n for n, v in list(getattr(plugin, "__dict__", {}).items()) if hasattr(v, IMPL_MARK)]
+    if marked != [REGISTER_HOOK]:
+        return False
+    impl = getattr(plugin, REGISTER_HOOK)
+    opts = getattr(impl, IMPL_MARK)
+    if not isinstance(opts, dict) or any(opts.get(k) for k in ("wrapper", "hookwrapper")):
+        return False
+    if opts.get("specname") not in (None, REGISTER_HOOK):
+        return False
+    names = impl_argnames(impl)
+    return names is not None and set(names) <= set(REGISTER_ARGS)

@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 import attrs
 
 from g4f_core.options import FRAMEWORK_OPTIONS, Option, options_from
+from g4f_core.plugins.sources import Origin
 
 __all__ = [
     "CONTRACT_VERSIONS",
@@ -28,6 +29,8 @@ CONTRACT_VERSIONS = (1,)
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
 _RESERVED = {"model", "messages", "stream"} | {opt.name for opt in FRAMEWORK_OPTIONS}
 _CO_VARKEYWORDS = 0x08
+_ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_HEADER = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _T = TypeVar("_T")
 
 
@@ -99,6 +102,29 @@ def _flag(module: object, attr: str, default: bool | None = None) -> bool:
     return value
 
 
+def _auth_env(module: object) -> str | None:
+    value = getattr(module, "auth_env", None)
+    if value is not None and not (isinstance(value, str) and _ENV.fullmatch(value)):
+        raise InvalidProviderError(
+            "`auth_env` must name an environment variable (like 'OPENAI_API_KEY'), or be None"
+        )
+    return value
+
+
+def _auth_scheme(module: object) -> str:
+    """Where the Client puts the credential: "bearer", "header:NAME" or "none"."""
+    value = getattr(module, "auth_scheme", "bearer")
+    if value in ("bearer", "none"):
+        return str(value)
+    prefix = "header:"
+    if isinstance(value, str) and value.startswith(prefix) and _HEADER.fullmatch(value[7:]):
+        return value
+    raise InvalidProviderError(
+        "`auth_scheme` must be 'bearer' (Authorization: Bearer <credential>), "
+        "'header:NAME' (NAME: <credential>) or 'none' (the provider places it itself)"
+    )
+
+
 def _signature(fn: Callable[..., Any]) -> tuple[list[tuple[str, str]], set[str], bool]:
     """Positional parameters with type names, keyword names, and whether **kwargs is taken."""
     code = getattr(fn, "__code__", None)
@@ -159,6 +185,12 @@ class ProviderInfo:
     create_completion: CreateCompletion = attrs.field(default=None, repr=False, eq=False)
     emulator: Callable[..., Emulator] | None = attrs.field(default=None, repr=False, eq=False)
     module: object = attrs.field(default=None, repr=False, eq=False)
+    #: An environment variable the credential is also read from (after auth= and _AUTH).
+    auth_env: str | None = None
+    #: Where g4f_core.Client puts the credential: "bearer", "header:NAME" or "none".
+    auth_scheme: str = attrs.field(default="bearer", repr=False)
+    #: The config file and table this provider was made from, if it was.
+    origin: Origin | None = None
 
     @property
     def qualified_name(self) -> str:
@@ -181,6 +213,7 @@ class ProviderInfo:
         distribution: str | None = None,
         version: str | None = None,
         entry_point: str | None = None,
+        origin: Origin | None = None,
     ) -> ProviderInfo:
         """Read and validate a provider's declarations; raise InvalidProviderError if broken."""
         if not isinstance(name, str) or not _NAME.fullmatch(name):
@@ -216,6 +249,8 @@ class ProviderInfo:
         supports_stream = attempt(lambda: _flag(module, "supports_stream"), False)
         needs_auth = attempt(lambda: _flag(module, "needs_auth"), False)
         working = attempt(lambda: _flag(module, "working", True), True)
+        auth_env = attempt(lambda: _auth_env(module), None)
+        auth_scheme = attempt(lambda: _auth_scheme(module), "bearer")
         url = getattr(module, "url", None)
         if url is not None and not (
             isinstance(url, str) and url.startswith(("http://", "https://"))
@@ -263,6 +298,9 @@ class ProviderInfo:
             create_completion=fn,
             emulator=emulator,
             module=module,
+            auth_env=auth_env,
+            auth_scheme=auth_scheme,
+            origin=origin,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -279,4 +317,6 @@ class ProviderInfo:
             "distribution": self.distribution,
             "version": self.version,
             "entry_point": self.entry_point,
+            "auth_env": self.auth_env,
+            "origin": self.origin.to_dict() if self.origin else None,
         }
