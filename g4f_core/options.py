@@ -166,7 +166,8 @@ class Option:
                 value = _parse(kind, text)
             except ValueError:
                 continue
-            return self.check(value, where="")  # a value out of range says so
+            if _fits(kind, value)[0]:  # NaN reads as a float but fits none
+                return self.check(value, where="")  # a value out of range says so
         raise InvalidRequestError(
             f"option {self.name!r} takes {_a(self.type_name)}; cannot read {text!r} as one"
         ) from None

@@ -26,6 +26,8 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 class HookimplMarker:
     """Marks a function as a hook implementation, as ``pluggy.HookimplMarker`` does."""
 
+    project_name = "g4f_core"
+
     @overload
     def __call__(self, function: _F) -> _F: ...
 
