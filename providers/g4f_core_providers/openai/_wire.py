@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Endpoint", "chat"]
 
+_MASK = "[prompt]"
 _RETRYABLE_EVENTS = {"server_error", "overloaded_error", "overloaded", "timeout"}
 
 
@@ -242,29 +243,41 @@ def _explained(
 
 
 def _scrub(exc: ProviderError, messages: list[dict[str, str]]) -> None:
-    """Replace any prompt text a server quoted back in its error (best effort, never raises)."""
+    """Replace any prompt text a server quoted back in its error (best effort, never raises).
+
+    Servers quote it raw, JSON-escaped or as a Python repr, and the message may be cut at
+    its length limit, so the longest quoted stretch of any of those forms is what goes.
+    """
     text = exc.message
+    forms = set()
     for message in messages:
         content = message.get("content")
-        if not isinstance(content, str) or len(content.strip()) < 4:
-            continue
-        for form in {content, json.dumps(content)[1:-1], repr(content)[1:-1]}:
-            text = _without(text, " ".join(form.split()))
+        if isinstance(content, str) and len(content.strip()) >= 4:
+            forms |= {content, json.dumps(content)[1:-1], repr(content)[1:-1]}
+    quoted = [" ".join(form.split()) for form in forms]  # as the message collapsed them
+    quoted = [q for q in quoted if q not in _MASK]
+    for _ in range(16):  # each pass removes one quotation; messages are short
+        spans = [span for span in (_quoted(text, q) for q in quoted) if span is not None]
+        if not spans:
+            break
+        at, end = max(spans, key=lambda span: span[1] - span[0])
+        text = text[:at] + _MASK + text[end:]
     if text != exc.message:
         exc.args = (text, *exc.args[1:])
 
 
-def _without(text: str, quoted: str) -> str:
-    """``text`` with ``quoted`` (or the start of it, cut by a length limit) replaced."""
+def _quoted(text: str, quoted: str) -> tuple[int, int] | None:
+    """Where ``quoted`` (or its start, cut by a length limit) stands in ``text``."""
     if len(quoted) < 4:
-        return text
-    if quoted in text:
-        return text.replace(quoted, "[prompt]")
+        return None
+    at = text.find(quoted)
+    if at >= 0:
+        return at, at + len(quoted)
     probe = quoted[:24]
     at = text.find(probe) if len(quoted) > 24 else -1
     if at < 0:
-        return text
+        return None
     end = at + len(probe)
     while end < len(text) and end - at < len(quoted) and text[end] == quoted[end - at]:
         end += 1
-    return text[:at] + "[prompt]" + text[end:]
+    return at, end
