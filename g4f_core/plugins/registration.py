@@ -68,8 +68,13 @@ class Registration:
             distribution: str | None = None,
             origin: Origin | None = None,
         ) -> None:
-            pname = name or getattr(provider, "name", None) or getattr(provider, "__name__", "")
-            pname = str(pname).rsplit(".", 1)[-1]
+            # A module's __name__ is dotted; a name given (a config table's) is kept whole.
+            pname = (
+                name
+                or str(getattr(provider, "name", None) or getattr(provider, "__name__", "")).rsplit(
+                    ".", 1
+                )[-1]
+            )
             sub = self._sub(source, pname, distribution, origin)
             if self._disabled(sub.name, sub.distribution):
                 return
