@@ -38,6 +38,7 @@ FIXTURES = {
     "crlf-keepalive-usage": "".join(
         [": keep-alive\r\n\r\n", event(delta(role="assistant"), "\r\n")]
         + [": ping\r\n\r\n" + event(delta(t), "\r\n") for t in TEXTS]
+        + [event(delta(finish="stop"), "\r\n")]
         + [event({"choices": [], "usage": {"total_tokens": 9}}, "\r\n"), event("[DONE]", "\r\n")]
     ).encode(),
     "compact-no-done": "".join(

@@ -180,12 +180,30 @@ def test_a_stream_ending_without_finish_or_done_is_truncated_with_partial_text(
     registry: Registry, emulator: OpenAIEmulator
 ) -> None:
     emulator.behaviour.cut_after = 3
-    with pytest.raises(
-        ProviderConnectionError, match="without a finish_reason or \\[DONE\\]"
-    ) as info:
+    with pytest.raises(ProviderConnectionError, match="cut short: the body ended before") as info:
         chunks(registry)
     assert info.value.partial_text == "Hello from gpt-4o-mini!"
     assert info.value.provider == "Emu"
+
+
+def test_done_before_any_finish_reason_is_a_reply_cut_short(
+    registry: Registry, emulator: OpenAIEmulator
+) -> None:
+    emulator.behaviour.finish = False  # as llama.cpp's server ends an interrupted stream
+    with pytest.raises(ProviderConnectionError, match=r"cut short: \[DONE\] came before") as info:
+        chunks(registry)
+    assert info.value.partial_text == EXPECTED
+    assert "--interrupt_requests false" in str(info.value)
+
+
+def test_a_stream_emptied_before_any_text_is_retried(
+    registry: Registry, emulator: OpenAIEmulator
+) -> None:
+    emulator.behaviour.finish = False
+    emulator.behaviour.reply = ""
+    with pytest.raises(ProviderConnectionError, match="cut short"):
+        chunks(registry, max_retries=1)
+    assert len(emulator.requests) == 2  # nothing was delivered: retrying is safe
 
 
 def test_a_stream_cut_mid_body_is_a_connection_error_with_partial_text(

@@ -3,9 +3,11 @@
 ``POST {base_url}/chat/completions`` with ``model``, ``messages``, ``stream`` and the
 options the caller gave. A stream is server-sent events until ``data: [DONE]``: the text
 is ``choices[0].delta.content``; role-only, empty and usage-only (``choices: []``)
-chunks carry none. A stream that ends without ``[DONE]`` is complete if a chunk carried
-a ``finish_reason`` (some servers just close the body), and truncated otherwise. A whole
-reply's text is ``choices[0].message.content``. Error replies are mapped by g4f-core's
+chunks carry none. A complete stream has a chunk with a ``finish_reason``: it may then
+end with ``[DONE]`` or just close the body (some servers do); one that ends before any
+``finish_reason``, with ``[DONE]`` or without, is a truncated reply (llama.cpp's server
+ends an interrupted stream with ``[DONE]``). A whole reply's text is
+``choices[0].message.content``. Error replies are mapped by g4f-core's
 client; this module adds what only the protocol knows: which setting holds the
 credential (401/403), which model was asked for (404), and that the prompt a server
 quotes back in an error never reaches a message.
@@ -96,6 +98,8 @@ def _events(http: Client, response: requests.Response) -> Iterator[str]:
     try:
         for data in events:
             if data == "[DONE]":
+                if not finished:
+                    raise _cut_short(http, "[DONE] came")
                 http.finish(response)
                 return
             count += 1
@@ -142,9 +146,15 @@ def _events(http: Client, response: requests.Response) -> Iterator[str]:
             "server does this when the prompt exceeds its context window: a call with "
             "stream=False shows the server's own error"
         )
-    raise ProviderConnectionError(
-        f"the stream from {http.origin} ended without a finish_reason or [DONE]: "
-        "the reply is incomplete"
+    raise _cut_short(http, "the body ended")
+
+
+def _cut_short(http: Client, how: str) -> ProviderConnectionError:
+    """A stream that ended before any chunk carried a finish_reason: a truncated reply."""
+    return ProviderConnectionError(
+        f"the stream from {http.origin} was cut short: {how} before any chunk carried a "
+        "finish_reason (llama.cpp's server does this to a stream that another request "
+        "interrupts; start it with --interrupt_requests false)"
     )
 
 
