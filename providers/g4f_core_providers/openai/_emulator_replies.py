@@ -284,6 +284,7 @@ def stream_events(reply: Reply, serial: int, behaviour: Behaviour) -> Iterator[t
     if behaviour.role_chunk:
         yield "meta", frame(chunk(reply.model, serial, {"role": "assistant"}, None), framing, ping)
     head, tail = event_prefix(reply.model, serial)
+    framed: dict[str, bytes] = {}  # a token seen before costs one lookup
     for index, token in enumerate(reply.tokens):
         if behaviour.error_after is not None and index == behaviour.error_after:
             error = {"message": behaviour.error_message, "type": "server_error", "code": None}
@@ -294,7 +295,10 @@ def stream_events(reply: Reply, serial: int, behaviour: Behaviour) -> Iterator[t
         if behaviour.abort_after is not None and index == behaviour.abort_after:
             yield "abort", b""
             return
-        yield "token", frame(head + json.dumps(token).encode() + tail, framing, ping)
+        data = framed.get(token)
+        if data is None:
+            data = framed[token] = frame(head + json.dumps(token).encode() + tail, framing, ping)
+        yield "token", data
     if behaviour.finish:
         yield "meta", frame(chunk(reply.model, serial, {}, reply.finish_reason), framing, ping)
     if behaviour.usage:

@@ -143,7 +143,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        write, stopping, delay = self.wfile.write, self.server.state.stopping, behaviour.token_delay
+        send, stopping, delay = (
+            self.connection.sendall,
+            self.server.state.stopping,
+            behaviour.token_delay,
+        )
+        chunked: dict[bytes, bytes] = {}
         for kind, data in stream_events(reply, serial, behaviour):
             if kind == "abort":
                 self.close_connection = True
@@ -152,8 +157,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return
             if kind == "token" and delay and stopping.wait(delay):
                 return
-            write(b"%x\r\n%s\r\n" % (len(data), data))  # one event, one write
-        write(b"0\r\n\r\n")
+            out = chunked.get(data)
+            if out is None:
+                out = chunked[data] = b"%x\r\n%s\r\n" % (len(data), data)
+            send(out)  # one event, one write: as real servers flush them
+        send(b"0\r\n\r\n")
 
     def _send(
         self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None
