@@ -315,3 +315,19 @@ def test_emulate_serves_a_configured_endpoint_until_stopped(tmp_path: Path) -> N
         server.terminate()
         server.communicate(timeout=10)
     assert server.returncode == 0
+
+
+def test_the_readmes_example_config_is_sound(tmp_path: Path) -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    part = readme.split("## Real providers: OpenAI-compatible endpoints", 1)[1].split("\n## ", 1)[0]
+    [example] = re.findall(r"```toml\n(.*?)```", part, re.DOTALL)
+    registry = configured(tmp_path, example)
+    assert registry.failures() == []
+    names = {p.name for p in registry.providers() if p.origin is not None}
+    assert names == {"Ollama", "vLLM", "LlamaCpp", "OpenAI"}
+    assert registry.get("OpenAI").needs_auth and registry.get("OpenAI").auth_env == "OPENAI_API_KEY"
+    assert (
+        "g4f-core config add Ollama --base-url http://localhost:11434/v1 --model llama3.2" in part
+    )

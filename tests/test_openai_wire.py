@@ -460,3 +460,52 @@ def test_a_server_that_goes_quiet_after_finish_reason_is_complete(
     server = serve(Reply.sse(done, hold=3.0))
     registry = configured(tmp_path, table("Emu", server.url + "/v1", MODELS))
     assert chunks(registry, timeout=0.5) == ["all"]
+
+
+# -- the transport's limits apply --------------------------------------------------------
+
+
+def test_the_deadline_bounds_a_slow_stream_and_keeps_what_was_delivered(
+    registry: Registry, emulator: OpenAIEmulator
+) -> None:
+    from g4f_core import ProviderTimeoutError
+
+    emulator.behaviour.token_delay = 0.1
+    with pytest.raises(ProviderTimeoutError) as info:
+        chunks(registry, deadline=0.45)
+    assert info.value.phase == "deadline"
+    assert info.value.partial_text and EXPECTED.startswith(info.value.partial_text)
+
+
+def test_the_idle_timeout_bounds_the_gap_between_tokens(
+    registry: Registry, emulator: OpenAIEmulator
+) -> None:
+    from g4f_core import ProviderTimeoutError
+
+    emulator.behaviour.token_delay = 0.6
+    with pytest.raises(ProviderTimeoutError, match=r"no event .* for 0.2 s"):
+        chunks(registry, timeout=0.2)
+
+
+def test_max_reply_bytes_bounds_a_stream_and_a_whole_reply(
+    registry: Registry, emulator: OpenAIEmulator
+) -> None:
+    emulator.behaviour.reply_tokens = 5000
+    for call in (chunks, complete):
+        with pytest.raises(ProviderResponseError, match="exceeded max_reply_bytes=20000"):
+            call(registry, max_reply_bytes=20_000)
+
+
+def test_the_provider_uses_only_public_g4f_core_names() -> None:
+    import ast
+
+    folder = Path(__file__).resolve().parent.parent / "providers" / "g4f_core_providers" / "openai"
+    imported = set()
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("g4f_core"):
+                imported.add(node.module)
+            if isinstance(node, ast.Import):
+                imported |= {a.name for a in node.names if a.name.startswith("g4f_core")}
+    assert imported == {"g4f_core"}
+    assert "Client" in g4f_core.__all__ and "hookimpl" in g4f_core.__all__
