@@ -299,3 +299,8 @@ def test_reading_no_file_imports_no_toml_parser(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_hostile_nesting_is_one_problem_not_a_crash() -> None:
+    message = one_problem("x = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    assert message == "/cfg/g4f-core.toml: nests too deeply"

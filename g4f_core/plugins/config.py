@@ -188,6 +188,8 @@ def parse_config(text: str, path: str, *, explicit: bool = False) -> Config:
     tomllib = _toml()
     try:
         document = tomllib.loads(text)
+    except RecursionError:  # hostile nesting: tomllib recurses once per level
+        return Config(path, explicit, True, problems=(_whole(path, "nests too deeply"),))
     except tomllib.TOMLDecodeError as exc:
         return Config(path, explicit, True, problems=(_whole(path, f"is not valid TOML: {exc}"),))
     problems: list[ConfigProblem] = []

@@ -10,10 +10,11 @@ table never shadows an installed one: the clash is the table's failure.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from g4f_core.plugins.config import Config, load_config
+from g4f_core.plugins.config import Config, config_path, load_config
 from g4f_core.plugins.marker import IMPL_MARK, REGISTER_HOOK, impl_argnames
 from g4f_core.plugins.provider import InvalidProviderError, ProviderInfo
 from g4f_core.plugins.sources import Origin, Source, describe
@@ -52,7 +53,17 @@ class Registration:
     def config(self) -> Config:
         """The config file, read (and its problems recorded) on first use."""
         if self._config is None:
-            self._config = load_config(environ=self._environ)
+            try:
+                self._config = load_config(environ=self._environ)
+            except Exception as exc:  # noqa: BLE001 - a config bug must not break discovery
+                path, _ = config_path(self._environ)
+                self._config = Config(path, False, True)
+                self._fail(
+                    Source(os.path.basename(path), origin=Origin(path)),
+                    located(Origin(path), f"could not be read: {describe(exc)}"),
+                    exc,
+                )
+                return self._config
             for problem in self._config.problems:
                 self._fail(Source(problem.name, origin=problem.origin), str(problem), None)
         return self._config
