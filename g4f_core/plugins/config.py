@@ -243,21 +243,8 @@ def _table(
     if not isinstance(raw, dict):
         problem(None, "must be a table of settings ([providers.NAME] with key = value lines)")
         return None, problems
-    for key in raw:
-        if key in KEYS:
-            continue
-        if _SECRET_KEY.search(key):
-            problem(key, _USE_AUTH_ENV)
-            continue
-        hint = closest(key, KEYS)
-        problem(
-            key,
-            "unknown key"
-            + (f"; did you mean {hint!r}?" if hint else f" (known: {', '.join(KEYS)})"),
-        )
-    for key, example in _REQUIRED.items():
-        if key not in raw:
-            problem(None, f"missing key {key!r} (for example: {example})")
+    for key, message in _key_problems(raw):
+        problem(key, message)
     checks = {
         "protocol": _protocol,
         "base_url": _base_url,
@@ -290,6 +277,24 @@ def _table(
         ),
         problems,
     )
+
+
+def _key_problems(raw: Mapping[str, object]) -> list[tuple[str | None, str]]:
+    """Unknown keys (credentials among them) and missing ones."""
+    found: list[tuple[str | None, str]] = []
+    for key in raw:
+        if key in KEYS:
+            continue
+        if _SECRET_KEY.search(key):
+            found.append((key, _USE_AUTH_ENV))
+            continue
+        hint = closest(key, KEYS)
+        maybe = f"; did you mean {hint!r}?" if hint else f" (known: {', '.join(KEYS)})"
+        found.append((key, f"unknown key{maybe}"))
+    for key, example in _REQUIRED.items():
+        if key not in raw:
+            found.append((None, f"missing key {key!r} (for example: {example})"))
+    return found
 
 
 def _protocol(value: object) -> str:

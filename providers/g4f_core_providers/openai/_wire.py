@@ -87,10 +87,7 @@ def _events(http: Client, response: requests.Response) -> Iterator[str]:
     """The text of each content chunk, as its event arrives."""
     ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "text/event-stream":
-        try:
-            raise _not_a_stream(http, response, ctype)
-        finally:
-            response.close()
+        raise _not_a_stream(http, response, ctype)
     events = http.events(response)
     loads = json.loads
     finished = False
@@ -138,15 +135,19 @@ def _events(http: Client, response: requests.Response) -> Iterator[str]:
         return  # the last chunk came, then the server held the connection open: complete
     finally:
         events.close()
-    if finished:
-        return
+    if not finished:
+        raise _ended_early(http, count)
+
+
+def _ended_early(http: Client, count: int) -> ProviderError:
+    """A body that ended before any finish_reason: empty, or a reply cut short."""
     if count == 0:
-        raise ProviderResponseError(
+        return ProviderResponseError(
             f"{http.origin} answered with an empty stream (no event at all); llama.cpp's "
             "server does this when the prompt exceeds its context window: a call with "
             "stream=False shows the server's own error"
         )
-    raise _cut_short(http, "the body ended")
+    return _cut_short(http, "the body ended")
 
 
 def _cut_short(http: Client, how: str) -> ProviderConnectionError:
@@ -186,7 +187,11 @@ def _whole(http: Client, response: requests.Response) -> str:
 
 
 def _not_a_stream(http: Client, response: requests.Response, ctype: str) -> ProviderError:
-    head = http.read_some(response, 4096)
+    """What a reply to a streaming request that is not a stream means; closes it."""
+    try:
+        head = http.read_some(response, 4096)
+    finally:
+        response.close()
     try:
         data = json.loads(head)
     except (ValueError, RecursionError):
