@@ -19,7 +19,15 @@ import attrs
 
 from g4f_core.errors import InvalidRequestError, ProviderTimeoutError
 
-__all__ = ["DEFAULTS", "CallContext", "credential", "current", "env_name", "max_retries"]
+__all__ = [
+    "DEFAULTS",
+    "CallContext",
+    "credential",
+    "credential_settings",
+    "current",
+    "env_name",
+    "max_retries",
+]
 
 #: Defaults of the framework options, each overridable per call and by environment.
 DEFAULTS: dict[str, float | int | None] = {

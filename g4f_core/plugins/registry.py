@@ -6,7 +6,9 @@ a :class:`PluginFailure` and leaves nothing registered, while every other plugin
 still loads. Discovery is lazy, runs once under a lock, and its result never
 changes afterwards, so lookups need no locking. Two distributions declaring the
 same name are both kept under ``distribution:Name``; the bare name is refused as
-ambiguous instead of being decided by install order.
+ambiguous instead of being decided by install order. Register hooks, and the config
+file's tables they turn into providers, are handled by ``registration.py``; a provider
+made from a table never shadows an installed one.
 """
 
 from __future__ import annotations
