@@ -9,6 +9,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 from .common import Config, Figure, Section, Spread, Target, log, ratios, rotated
 from .contenders import g4f_stream, timed_stream
@@ -69,7 +70,7 @@ def _sequential(cfg: Config, emu: EmulatorProcess, section: Section) -> None:
     import g4f_core
 
     url, calls = emu.url, cfg.seq_calls
-    options = {"provider": "H2o", "model": MODEL, "base_url": url}
+    options: dict[str, Any] = {"provider": "H2o", "model": MODEL, "base_url": url}
     limit = max_new_tokens(SHORT)
     expected = reply_chars(SHORT)
     raw = RawClient(url)

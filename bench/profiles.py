@@ -269,7 +269,7 @@ def run(cfg: Config, emu: EmulatorProcess) -> Section:
     g4f_chunked, raw_chunked = _least_disturbed(g4f_stream_work, raw_stream_work, tries=2)
 
     emu.configure(SHORT, bulk=True)
-    options = {"provider": "H2o", "model": MODEL, "base_url": url}
+    options: dict[str, Any] = {"provider": "H2o", "model": MODEL, "base_url": url}
     limit = max_new_tokens(SHORT)
 
     def g4f_calls() -> None:

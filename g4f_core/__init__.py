@@ -26,6 +26,7 @@ __all__ = [
     "Config",
     "Emulator",
     "G4FError",
+    "GatewayConfig",
     "InvalidRequestError",
     "ModelNotSupportedError",
     "Option",
@@ -53,6 +54,7 @@ __all__ = [
     "hookimpl",
     "list_providers",
     "load_config",
+    "make_gateway",
     "stream",
 ]
 
@@ -68,6 +70,8 @@ _HOME = {
     "current": "context",
     "Client": "transport.client",
     "Emulator": "plugins.provider",
+    "GatewayConfig": "gateway.config",
+    "make_gateway": "gateway.app",
     "CallEvent": "plugins.hookspecs",
     "hookimpl": "plugins.marker",
     "Option": "options",
@@ -113,6 +117,8 @@ if TYPE_CHECKING:
         RateLimitError,
         StreamNotSupportedError,
     )
+    from g4f_core.gateway.app import make_gateway
+    from g4f_core.gateway.config import GatewayConfig
     from g4f_core.options import Option
     from g4f_core.plugins.config import Config, Origin, ProviderTable, load_config
     from g4f_core.plugins.hookspecs import CallEvent

@@ -79,6 +79,11 @@ class ChatStream(Iterator[str]):
         """The qualified name of the provider answering (or last tried)."""
         return self._progress.provider
 
+    @property
+    def attempts(self) -> int:
+        """How many attempts the call has made so far (retries and fallbacks included)."""
+        return self._progress.attempts
+
     def __repr__(self) -> str:
         names = ", ".join(c.info.name for c in self._plan.candidates)
         return f"<ChatStream providers=[{names}] delivered={self._progress.chars} chars>"
@@ -99,6 +104,7 @@ class _Progress:
         self._recent: list[str] = []
         self.chunks = 0
         self.chars = 0
+        self.attempts = 0
         self.provider: str | None = None
 
     def add(self, chunk: str) -> None:
@@ -125,6 +131,7 @@ def _drive(plan: Plan, progress: _Progress) -> Generator[str, None, None]:
             )
             try:
                 progress.provider = cand.info.qualified_name
+                progress.attempts = len(attempts) + 1
                 yield from _attempt(plan, progress, cand, ctx)
                 return
             except ProviderError as error:
@@ -154,14 +161,7 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
         plan.registry.notify("g4f_core_call_started", event=_event(cand, plan, ctx))
     source: Any = None
     try:
-        messages = [dict(m) for m in plan.messages]  # providers may mutate their copy
-        source = run.run(info.create_completion, cand.model, messages, plan.stream, **cand.kwargs)
-        if isinstance(source, str):  # legacy providers returned the whole text
-            source = iter((source,))
-        elif not hasattr(source, "__next__"):
-            raise ProviderResponseError(
-                f"_create_completion returned {type(source).__name__}; it must yield str chunks"
-            )
+        source = _start(plan, cand, run)
         deadline_at = ctx.deadline_at
         while True:
             try:
@@ -183,7 +183,7 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
         outcome = "cancelled"
         raise
     except ProviderError as exc:
-        exc.provider = exc.provider or info.name
+        exc.provider = exc.provider or info.name  # authors need not name themselves
         failure = exc
         raise
     except G4FError as exc:
@@ -193,12 +193,7 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
         failure = redact(_wrap(exc, info.name), ctx.auth)
         raise failure from safe_cause(exc)
     finally:
-        close = getattr(source, "close", None)
-        if close is not None:
-            try:
-                run.run(close)
-            except Exception as exc:  # noqa: BLE001 - a failed clean-up must not replace the outcome
-                log.debug("%s: closing the provider raised %s", info.name, type(exc).__name__)
+        _close(source, run, info.name)
         if observe:
             event = attrs.evolve(
                 _event(cand, plan, ctx),
@@ -211,6 +206,29 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
                 characters=progress.chars,
             )
             plan.registry.notify("g4f_core_call_finished", event=event)
+
+
+def _start(plan: Plan, cand: Candidate, run: contextvars.Context) -> Iterator[str]:
+    """Call ``_create_completion``; its result as an iterator of chunks."""
+    messages = [dict(m) for m in plan.messages]  # providers may mutate their copy
+    source = run.run(cand.info.create_completion, cand.model, messages, plan.stream, **cand.kwargs)
+    if isinstance(source, str):  # legacy providers returned the whole text
+        return iter((source,))
+    if not hasattr(source, "__next__"):
+        raise ProviderResponseError(
+            f"_create_completion returned {type(source).__name__}; it must yield str chunks"
+        )
+    return source
+
+
+def _close(source: object, run: contextvars.Context, provider: str) -> None:
+    """Close the provider's generator in its context; a failure here is only logged."""
+    close = getattr(source, "close", None)
+    if close is not None:
+        try:
+            run.run(close)
+        except Exception as exc:  # noqa: BLE001 - a failed clean-up must not replace the outcome
+            log.debug("%s: closing the provider raised %s", provider, type(exc).__name__)
 
 
 def _event(cand: Candidate, plan: Plan, ctx: CallContext) -> Any:

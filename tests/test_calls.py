@@ -427,14 +427,15 @@ def test_other_exceptions_become_provider_response_errors_without_the_text(
     assert caught.value.provider == "Oops"
 
 
+@pytest.mark.parametrize(("value", "shown"), [("1", True), ("yes", True), ("false", False)])
 def test_under_debug_the_providers_own_exception_is_the_cause(
-    install: Install, monkeypatch: pytest.MonkeyPatch
+    install: Install, monkeypatch: pytest.MonkeyPatch, value: str, shown: bool
 ) -> None:
-    monkeypatch.setenv("G4F_CORE_DEBUG", "1")
+    monkeypatch.setenv("G4F_CORE_DEBUG", value)
     install(Oops=provider_source(body="raise ValueError('detail')\nyield ''"))
     with pytest.raises(ProviderResponseError) as caught:
         g4f_core.complete("Hi", provider="Oops")
-    assert isinstance(caught.value.__cause__, ValueError)
+    assert isinstance(caught.value.__cause__, ValueError) is shown
 
 
 # -- the transport: g4f_core.transport.client.Client against the loopback server ------------

@@ -25,6 +25,7 @@ PUBLIC = [
     "Config",
     "Emulator",
     "G4FError",
+    "GatewayConfig",
     "InvalidRequestError",
     "ModelNotSupportedError",
     "Option",
@@ -52,6 +53,7 @@ PUBLIC = [
     "hookimpl",
     "list_providers",
     "load_config",
+    "make_gateway",
     "stream",
 ]
 

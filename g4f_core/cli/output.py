@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
-from typing import IO
+from collections.abc import Iterable, Mapping
+from typing import IO, Any
 
 from g4f_core.plugins.provider import ProviderInfo
-from g4f_core.plugins.registry import Registry
+from g4f_core.plugins.registry import PluginFailure, Registry
 
-__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "Out", "source", "table", "yes"]
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "Out",
+    "providers_document",
+    "source",
+    "table",
+    "yes",
+]
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -25,6 +35,20 @@ class Out:
     def json(self, data: object) -> None:
         json.dump(data, self.stdout, indent=2, ensure_ascii=False)
         self.stdout.write("\n")
+
+
+def providers_document(
+    found: Iterable[ProviderInfo],
+    failed: Iterable[PluginFailure],
+    checks: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The shape of ``g4f-core providers --json``, also served as ``GET /v1/providers``."""
+    return {
+        "providers": [
+            {**info.to_dict(), "last_check": checks.get(info.qualified_name)} for info in found
+        ],
+        "failures": [failure.to_dict() for failure in failed],
+    }
 
 
 def source(info: ProviderInfo) -> str:

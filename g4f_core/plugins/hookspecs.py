@@ -12,6 +12,9 @@ the same ``g4f_core.providers`` entry-point group) with g4f-core's own marker::
 Hooks are called with keyword arguments; an implementation may take any subset of
 the names in the spec, so specs can grow without breaking plugins. Observer hooks
 can never break a call: an implementation that raises is logged and skipped.
+Implementations are plain functions, called in pluggy's order (``tryfirst``,
+``trylast``); a ``hookwrapper=True`` or ``wrapper=True`` one is refused when its plugin
+loads.
 """
 
 from __future__ import annotations

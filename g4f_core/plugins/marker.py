@@ -75,10 +75,12 @@ hookimpl = HookimplMarker()
 
 
 def impl_argnames(function: Callable[..., Any]) -> tuple[str, ...] | None:
-    """The argument names a plain function takes (None for anything else: pluggy decides)."""
+    """The arguments pluggy would pass a plain function: its positional ones without a
+    default (None for anything else: a method, ``*args``, keyword-only; pluggy decides)."""
     code = getattr(function, "__code__", None)
     if code is None or getattr(function, "__self__", None) is not None:
         return None
-    if code.co_flags & 0x0C:  # *args or **kwargs: let pluggy judge
+    if code.co_flags & 0x0C or code.co_kwonlyargcount:  # *args, **kwargs, keyword-only
         return None
-    return tuple(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
+    names = code.co_varnames[: code.co_argcount]
+    return tuple(names[: len(names) - len(getattr(function, "__defaults__", None) or ())])

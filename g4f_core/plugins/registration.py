@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from g4f_core.plugins.config import Config, config_path, load_config
-from g4f_core.plugins.marker import IMPL_MARK, REGISTER_HOOK, impl_argnames
+from g4f_core.plugins.marker import REGISTER_HOOK
 from g4f_core.plugins.provider import InvalidProviderError, ProviderInfo
-from g4f_core.plugins.sources import Origin, Source, describe
+from g4f_core.plugins.sources import Origin, Source, exception_text
 
 __all__ = ["Registration", "located", "yield_to_installed"]
 
@@ -60,7 +60,7 @@ class Registration:
                 self._config = Config(path, False, True)
                 self._fail(
                     Source(os.path.basename(path), origin=Origin(path)),
-                    located(Origin(path), f"could not be read: {describe(exc)}"),
+                    located(Origin(path), f"could not be read: {exception_text(exc)}"),
                     exc,
                 )
                 return self._config
@@ -68,10 +68,13 @@ class Registration:
                 self._fail(Source(problem.name, origin=problem.origin), str(problem), None)
         return self._config
 
-    def call(self, plugin: object, source: Source, found: list[ProviderInfo]) -> None:
-        impl = getattr(plugin, REGISTER_HOOK, None)
-        if impl is None or not hasattr(impl, IMPL_MARK):
-            return
+    def call(
+        self,
+        impls: list[tuple[Callable[..., Any], tuple[str, ...]]],
+        source: Source,
+        found: list[ProviderInfo],
+    ) -> None:
+        """Call one plugin's register-hook implementations (``Hooks.register_hooks``)."""
 
         def register(
             provider: object,
@@ -98,16 +101,14 @@ class Registration:
             sub = self._sub(source, str(name), None, origin)
             self._fail(sub, located(origin, str(error)), None)
 
-        offered: dict[str, Any] = {"register": register, "fail": fail}
-        wanted = impl_argnames(impl)
-        if wanted is None or "config" in wanted:
-            offered["config"] = self.config()
-        if wanted is not None:
-            offered = {k: v for k, v in offered.items() if k in wanted}
-        try:
-            impl(**offered)
-        except Exception as exc:  # noqa: BLE001 - a raising hook is the plugin's failure
-            self._fail(source, f"{REGISTER_HOOK} raised {describe(exc)}", exc)
+        for function, wanted in impls:
+            offered: dict[str, Any] = {"register": register, "fail": fail}
+            if "config" in wanted:
+                offered["config"] = self.config()
+            try:
+                function(*[offered[arg] for arg in wanted])
+            except Exception as exc:  # noqa: BLE001 - a raising hook is the plugin's failure
+                self._fail(source, f"{REGISTER_HOOK} raised {exception_text(exc)}", exc)
 
     def _sub(
         self, source: Source, name: str, distribution: str | None, origin: Origin | None

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from g4f_core.context import env_flag
 from g4f_core.errors import AmbiguousProviderError, PluginLoadError, ProviderNotFoundError
 from g4f_core.options import closest
 from g4f_core.plugins.dists import Distribution, distributions
@@ -30,8 +31,8 @@ from g4f_core.plugins.sources import (
     PluginFailure,
     Source,
     canonical,
-    describe,
     entry_points,
+    exception_text,
     has_hooks,
     search_path,
 )
@@ -52,11 +53,9 @@ class Registry:
         distributions: Iterable[Distribution] | None = None,
         *,
         environ: Mapping[str, str] | None = None,
-        plugins: Iterable[object] = (),
     ) -> None:
         self._dists = distributions
         self._environ = environ
-        self._extra_plugins = list(plugins)
         self._lock = threading.RLock()
         self._loading = False
         self._loaded = False
@@ -67,12 +66,18 @@ class Registry:
         self._disabled: set[str] = set()
         self._strict = False
         self._hooks = Hooks()
-        self.discoveries = 0  # how many times discovery ran; it must stay at 1
 
     @classmethod
     def from_path(cls, paths: Iterable[str], **kwargs: Any) -> Registry:
         """A registry of only the distributions installed under ``paths`` (used by tests)."""
         return cls(list(distributions(list(paths))), **kwargs)
+
+    def with_environ(self, environ: Mapping[str, str]) -> Registry:
+        """A fresh registry of the same distributions and plugins, reading ``environ``.
+
+        The gateway's ``--emulators`` uses it to route each provider to its emulator.
+        """
+        return Registry(self._dists, environ=environ)
 
     # -- discovery -------------------------------------------------------------------
 
@@ -103,9 +108,8 @@ class Registry:
         # Start from nothing, so a discovery that raised (strict mode) can run again.
         self._providers, self._by_name, self._by_qualified = [], {}, {}
         self._failures, self._hooks = [], Hooks()
-        self.discoveries += 1
         env = self.environ
-        self._strict = env.get("G4F_CORE_STRICT", "").strip() not in ("", "0")
+        self._strict = env_flag("G4F_CORE_STRICT", env)
         self._disabled = {
             part.strip().lower() for part in env.get("G4F_CORE_DISABLE", "").split(",")
         } - {""}
@@ -120,17 +124,14 @@ class Registry:
             try:
                 obj = ep.load()
             except (Exception, SystemExit) as exc:  # noqa: BLE001 - any import failure is the plugin's
-                self._fail(source, f"failed to import: {describe(exc)}", exc)
+                self._fail(source, f"failed to import: {exception_text(exc)}", exc)
                 continue
             self._add(obj, source, found, hook_plugins)
-        for plugin in self._extra_plugins:
-            source = Source(getattr(plugin, "__name__", type(plugin).__name__))
-            self._add(plugin, source, found, hook_plugins, provider=False)
         registration = Registration(
             environ=env, read=self._read, fail=self._fail, disabled=self._is_disabled
         )
         for plugin, source in hook_plugins:
-            registration.call(plugin, source, found)
+            registration.call(self._hooks.register_hooks(plugin), source, found)
         registration.finish()
         self._index(found)
 
@@ -140,14 +141,11 @@ class Registry:
         source: Source,
         found: list[ProviderInfo],
         hook_plugins: list[tuple[object, Source]],
-        *,
-        provider: bool = True,
     ) -> None:
-        is_provider = provider and hasattr(obj, "_create_completion")
+        is_provider = hasattr(obj, "_create_completion")
         hooked = has_hooks(obj)
         if not is_provider and not hooked:
-            if provider:
-                self._fail(source, "has no `_create_completion` function and implements no hooks")
+            self._fail(source, "has no `_create_completion` function and implements no hooks")
             return
         info = None
         if is_provider:

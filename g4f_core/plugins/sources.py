@@ -20,8 +20,8 @@ __all__ = [
     "PluginFailure",
     "Source",
     "canonical",
-    "describe",
     "entry_points",
+    "exception_text",
     "has_hooks",
     "search_path",
 ]
@@ -134,6 +134,7 @@ def has_hooks(obj: object) -> bool:
     return any(hasattr(value, IMPL_MARK) for value in list(attrs_of.values()))
 
 
-def describe(exc: BaseException) -> str:
+def exception_text(exc: BaseException) -> str:
+    """``Type: message`` of a plugin's own failure (an import error, a raising hook)."""
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

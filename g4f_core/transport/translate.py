@@ -13,7 +13,7 @@ import math
 import re
 import time
 from collections.abc import Mapping
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 import urllib3
@@ -26,24 +26,12 @@ from g4f_core.errors import (
     ProviderTimeoutError,
     RateLimitError,
 )
+from g4f_core.redaction import origin
 from g4f_core.redaction import reason as _reason
 
 __all__ = ["error_from_response", "origin", "parse_retry_after", "translate"]
 
 _ERROR_BODY_LIMIT = 64 << 10
-
-
-def origin(url: str) -> str:
-    """``scheme://host:port`` of a URL: what messages may name (never path or query)."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:  # an out-of-range port: name the host alone
-        return f"{parts.scheme}://{host}"
-    return f"{parts.scheme}://{host}:{port}"
 
 
 def translate(

@@ -35,13 +35,12 @@ import uuid
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from g4f_core.options import Option
+from g4f_core import Option
 
 if TYPE_CHECKING:
     import requests
 
-    from g4f_core.plugins.provider import Emulator
-    from g4f_core.transport.client import Client
+    from g4f_core import Client, Emulator
 
 url = "https://gpt-gm.h2o.ai"
 models = {
@@ -105,12 +104,11 @@ def format_prompt(messages: list[dict[str, str]]) -> str:
 def _create_completion(
     model: str, messages: list[dict[str, str]], stream: bool, **kwargs: Any
 ) -> Iterator[str]:
-    from g4f_core.context import current
-    from g4f_core.transport.client import Client
+    from g4f_core import Client, current
 
     upstream = models.get(model, model)
-    parameters = {opt.name: kwargs.get(opt.name, opt.default) for opt in options}
-    http = Client(current("H2o"), base_url=url)
+    parameters = {opt.name: kwargs[opt.name] for opt in options}  # the core fills defaults
+    http = Client(current(), base_url=url)
     conversation = None
     try:
         conversation = _open_conversation(http, upstream)
@@ -160,7 +158,7 @@ def _accept_welcome_modal(http: Client, upstream: str) -> None:
 
 def _open_conversation(http: Client, upstream: str) -> str:
     """Create a conversation, in the kept session when there is one."""
-    from g4f_core.errors import ProviderHTTPError
+    from g4f_core import ProviderHTTPError
 
     with _sessions_lock:
         kept = _sessions.get(http.base_url)
@@ -182,7 +180,7 @@ def _open_conversation(http: Client, upstream: str) -> str:
 
 
 def _new_conversation(http: Client, upstream: str) -> str:
-    from g4f_core.errors import ProviderResponseError
+    from g4f_core import ProviderResponseError
 
     response = http.request(
         "POST", "/conversation", json={"model": upstream}, headers=_json_headers(http)
@@ -196,8 +194,7 @@ def _new_conversation(http: Client, upstream: str) -> str:
         keys = sorted(data) if isinstance(data, dict) else type(data).__name__
         raise ProviderResponseError(
             f"{http.origin} did not return a usable conversationId (got: {keys}); "
-            "is this a chat-ui server?",
-            provider="H2o",
+            "is this a chat-ui server?"
         )
     return conversation
 
@@ -271,19 +268,17 @@ def _parse(data: str) -> dict[str, Any]:
 
 
 def _not_a_token_stream(http: Client, response: requests.Response, ctype: str) -> Exception:
-    from g4f_core.errors import ProviderResponseError
+    from g4f_core import ProviderResponseError
 
     head = http.read_some(response, 4096)
     if head.lstrip().startswith(b'{"type"'):
         return ProviderResponseError(
             f"{http.origin} streams chat-ui's newline-delimited JSON updates (chat-ui after its "
-            "2023-09 refactor), not the token stream H2o speaks",
-            provider="H2o",
+            "2023-09 refactor), not the token stream H2o speaks"
         )
     return ProviderResponseError(
         f"{http.origin} answered HTTP {response.status_code} with {ctype or 'no content type'}, "
-        "expected text/event-stream",
-        provider="H2o",
+        "expected text/event-stream"
     )
 
 
@@ -294,7 +289,7 @@ def _short(value: object, limit: int = 300) -> str:
 
 def _delete_conversation(http: Client, conversation: str) -> None:
     """Best effort: bounded by the timeout, and never hiding the error that got us here."""
-    from g4f_core.errors import G4FError
+    from g4f_core import G4FError
 
     try:
         response = http.request(
