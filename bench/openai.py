@@ -116,9 +116,7 @@ def g4f_reader(url: str, folder: str) -> Callable[[], int]:
     """``g4f_core.stream`` as a user calls it, over a registry reading a config file."""
     from importlib import metadata
 
-    from g4f_core import Registry
-    from g4f_core.calls import ChatStream
-    from g4f_core.planning import prepare
+    from g4f_core import Registry, stream
 
     config = Path(folder) / "g4f-core.toml"
     config.write_text(
@@ -131,9 +129,7 @@ def g4f_reader(url: str, folder: str) -> Callable[[], int]:
 
     def read() -> int:
         count = 0
-        # What g4f_core.stream("Go", provider="Bench") does, on this registry.
-        plan = prepare(registry, "Go", provider="Bench", model=None, stream=True, options={})
-        with ChatStream(plan) as chunks:
+        with stream("Go", provider="Bench", registry=registry) as chunks:
             for _ in chunks:
                 count += 1
         return count

@@ -68,10 +68,9 @@ def test_a_live_run_without_the_key_fails_on_the_endpoint_naming_the_settings(
 
 def test_the_emulator_refuses_a_call_without_the_key(tmp_path: Path) -> None:
     from g4f_core import ProviderHTTPError, complete
-    from g4f_core.plugins import registry as registry_module
 
     with OpenAIEmulator(models=["m"], require_auth=True) as server:
-        registry_module._set_default(configured(tmp_path, table("Open", server.url, '["m"]')))
+        registry = configured(tmp_path, table("Open", server.url, '["m"]'))
         with pytest.raises(ProviderHTTPError, match="Incorrect API key provided") as info:
-            complete("Hi", provider="Open", max_retries=0)
+            complete("Hi", provider="Open", max_retries=0, registry=registry)
     assert info.value.status == 401

@@ -15,7 +15,6 @@ from openai_kit import configured, table
 from rawserver import LAST_CHUNK, RawServer, Request, Step, chunk, head
 
 import g4f_core
-from g4f_core.plugins import registry as registry_module
 
 
 def event(data: object, end: str = "\n") -> str:
@@ -68,9 +67,9 @@ def test_a_stream_cut_anywhere_gives_the_same_text(name: str, tmp_path: Path) ->
     stream = FIXTURES[name]
     seen = set()
     with split_server(stream) as server:
-        registry_module._set_default(configured(tmp_path, table("Cut", server.url + "/v1")))
+        registry = configured(tmp_path, table("Cut", server.url + "/v1"))
         for _ in range(len(stream)):  # every cut offset, then the one-byte chunks
-            with g4f_core.stream("Hi", provider="Cut", max_retries=0) as chunks:
+            with g4f_core.stream("Hi", provider="Cut", max_retries=0, registry=registry) as chunks:
                 seen.add("".join(chunks))
         assert len(server.requests) == len(stream)
     assert seen == {"".join(TEXTS)}

@@ -19,7 +19,6 @@ from g4f_core import (
     ProviderResponseError,
     RateLimitError,
 )
-from g4f_core.plugins import registry as registry_module
 from g4f_core.plugins.registry import Registry
 from g4f_core_providers.openai.server import OpenAIEmulator
 
@@ -44,15 +43,13 @@ def registry(tmp_path: Path, emulator: OpenAIEmulator) -> Registry:
 
 def complete(registry: Registry, prompt: Any = "Hello", **options: Any) -> str:
     """A whole reply from the configured "Emu" through the public call path."""
-    registry_module._set_default(registry)  # conftest restores the default after the test
     options.setdefault("max_retries", 0)
-    return g4f_core.complete(prompt, provider="Emu", **options)
+    return g4f_core.complete(prompt, provider="Emu", registry=registry, **options)
 
 
 def chunks(registry: Registry, prompt: Any = "Hello", **options: Any) -> list[str]:
-    registry_module._set_default(registry)
     options.setdefault("max_retries", 0)
-    with g4f_core.stream(prompt, provider="Emu", **options) as stream:
+    with g4f_core.stream(prompt, provider="Emu", registry=registry, **options) as stream:
         return list(stream)
 
 
