@@ -193,6 +193,38 @@ def test_a_third_party_protocol_plugin_gets_its_tables_and_records_failures(
     assert failure.error == f"{path}, table [providers.Broken]: this table is broken on purpose"
 
 
+OBSERVER = """
+@hookimpl
+def g4f_core_call_finished(event):
+    pass
+"""
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        THIRD_PARTY + OBSERVER,
+        THIRD_PARTY.replace(
+            "@hookimpl\ndef g4f_core_register_providers(",
+            "@hookimpl(specname='g4f_core_register_providers')\ndef from_tables(",
+        ),
+    ],
+    ids=["next-to-an-observer", "named-by-specname"],
+)
+def test_a_register_hook_pluggy_holds_gets_fail_and_config_too(
+    site: Path, tmp_path: Path, source: str
+) -> None:
+    assert source != THIRD_PARTY
+    make_dist(site, "echo-dist", "2.0", {"EchoPlugin": source})
+    path = tmp_path / "g4f-core.toml"
+    path.write_text(table("Echoed", URL, protocol="echo") + table("Broken", URL, protocol="echo"))
+    registry = Registry.from_path([str(site)], environ={"G4F_CORE_CONFIG": str(path)})
+    assert registry.get("Echoed").origin == Origin(str(path), "providers.Echoed")
+    assert [f.error for f in registry.failures()] == [
+        f"{path}, table [providers.Broken]: this table is broken on purpose"
+    ]
+
+
 def test_a_hook_taking_only_register_reads_no_config(site: Path, tmp_path: Path) -> None:
     make_dist(site, "plain-dist", "1.0", {"PlainPlugin": ONLY_REGISTER})
     path = tmp_path / "g4f-core.toml"
