@@ -30,7 +30,7 @@ from g4f_core.errors import (
     ProviderTimeoutError,
     RateLimitError,
 )
-from g4f_core.planning import Candidate, Plan
+from g4f_core.planning import Candidate, Plan, context_for
 from g4f_core.redaction import redact, safe_cause
 
 __all__ = ["ChatStream"]
@@ -131,13 +131,7 @@ def _drive(plan: Plan, progress: _Progress) -> Generator[str, None, None]:
     for cand in plan.candidates:
         for number in range(1, plan.max_retries + 2):
             ctx = attrs.evolve(
-                CallContext.build(
-                    cand.info.name,
-                    cand.info.url,
-                    plan.framework,
-                    plan.registry.environ,
-                    started=started,
-                ),
+                context_for(cand.info, plan.framework, plan.registry.environ, started=started),
                 attempt=len(attempts) + 1,
             )
             try:

@@ -21,7 +21,15 @@ from g4f_core.errors import InvalidRequestError, ProviderTimeoutError
 from g4f_core.options import FALSE_WORDS
 from g4f_core.options import FRAMEWORK_DEFAULTS as DEFAULTS
 
-__all__ = ["CallContext", "current", "env_flag", "env_name", "max_retries"]
+__all__ = [
+    "CallContext",
+    "credential",
+    "credential_settings",
+    "current",
+    "env_flag",
+    "env_name",
+    "max_retries",
+]
 
 
 def env_name(provider: str, suffix: str) -> str:
@@ -113,6 +121,40 @@ def _text(options: Mapping[str, object], key: str) -> str | None:
     return value
 
 
+def credential(
+    provider: str,
+    options: Mapping[str, object],
+    environ: Mapping[str, str],
+    auth_env: str | None = None,
+) -> tuple[str | None, str | None]:
+    """The call's credential and the setting it came from: ``auth=``, then
+    ``G4F_CORE_<NAME>_AUTH``, then the provider's own ``auth_env`` variable."""
+    given = _text(options, "auth")
+    if given:
+        return given, "auth="
+    for key in (env_name(provider, "AUTH"), auth_env):
+        value = environ.get(key, "").strip() if key else ""
+        if value:
+            return value, key
+    return None, None
+
+
+def credential_settings(provider: str, auth_env: str | None) -> str:
+    """Where a credential may come from, as a user would set it."""
+    names = [env_name(provider, "AUTH")] + ([auth_env] if auth_env else [])
+    return "pass auth=... or set " + " or ".join(names)
+
+
+def _checked_credential(value: str | None, source: str | None) -> str | None:
+    """A credential that can go into a header: refused before I/O, and never quoted."""
+    if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidRequestError(
+            f"the credential from {source} holds a line break or control character; "
+            "set it to the key alone"
+        )
+    return value
+
+
 def _origin_repr(url: str | None) -> str:
     """A base URL's path or query may carry a key: reprs show scheme, host and port."""
     from g4f_core.redaction import origin  # redaction reads env_flag from here
@@ -134,6 +176,10 @@ class CallContext:
     max_line_bytes: int = DEFAULTS["max_line_bytes"]
     max_reply_bytes: int = DEFAULTS["max_reply_bytes"]
     attempt: int = 1
+    auth_scheme: str = attrs.field(default="bearer", repr=False)
+    auth_env: str | None = attrs.field(default=None, repr=False)
+    #: The setting the credential came from ("auth=", "G4F_CORE_X_AUTH", the auth_env name).
+    auth_from: str | None = attrs.field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -144,6 +190,8 @@ class CallContext:
         environ: Mapping[str, str] | None = None,
         *,
         started: float | None = None,
+        auth_env: str | None = None,
+        auth_scheme: str = "bearer",
     ) -> CallContext:
         """Merge call options over environment over defaults; checked, before any I/O."""
         env = os.environ if environ is None else environ
@@ -164,17 +212,33 @@ class CallContext:
             if not parts.hostname:
                 raise InvalidRequestError(f"base URL for {provider} names no host")
         start = time.monotonic() if started is None else started
+        auth, auth_from = credential(provider, options, env, auth_env)
         return cls(
             provider=provider,
             base_url=base_url,
             timeout=timeout or float(DEFAULTS["timeout"]),
             deadline_at=start + deadline if deadline else None,
             proxy=_proxy(_text(options, "proxy")),
-            auth=_text(options, "auth") or env.get(env_name(provider, "AUTH")) or None,
+            auth=_checked_credential(auth, auth_from),
             ca_bundle=_ca_bundle(_text(options, "ca_bundle")),
             max_line_bytes=_limit(options, env, "max_line_bytes"),
             max_reply_bytes=_limit(options, env, "max_reply_bytes"),
+            auth_scheme=auth_scheme,
+            auth_env=auth_env,
+            auth_from=auth_from,
         )
+
+    def auth_headers(self) -> dict[str, str]:
+        """The header that carries the credential, as the provider's ``auth_scheme`` says."""
+        if not self.auth or self.auth_scheme == "none":
+            return {}
+        if self.auth_scheme.startswith("header:"):
+            return {self.auth_scheme[len("header:") :]: self.auth}
+        return {"Authorization": f"Bearer {self.auth}"}
+
+    def credential_settings(self) -> str:
+        """Where this provider's credential may come from: for messages asking for one."""
+        return credential_settings(self.provider, self.auth_env)
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline, or None when the call has none."""

@@ -173,9 +173,11 @@ class Option:
             return self.check(value, where="")
         for kind in kinds:
             try:
-                return self.check(_parse(kind, text), where="")
+                value = _parse(kind, text)
             except ValueError:
                 continue
+            if _fits(kind, value)[0]:  # NaN reads as a float but fits none
+                return self.check(value, where="")  # a value out of range says so
         raise InvalidRequestError(
             f"option {self.name!r} takes {_a(self.type_name)}; cannot read {text!r} as one"
         ) from None

@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 import attrs
 
 from g4f_core.options import FRAMEWORK_OPTIONS, Option, options_from
+from g4f_core.plugins.sources import Origin
 
 __all__ = [
     "CONTRACT_VERSIONS",
@@ -32,6 +33,8 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
 _RESERVED = {"model", "messages", "stream", "provider", "registry"} | {
     opt.name for opt in FRAMEWORK_OPTIONS
 }
+_ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_HEADER = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _T = TypeVar("_T")
 
 
@@ -103,6 +106,46 @@ def _flag(module: object, attr: str, default: bool | None = None) -> bool:
     if not isinstance(value, bool):
         raise InvalidProviderError(f"`{attr}` must be True or False, not {value!r}")
     return value
+
+
+def _auth_env(module: object) -> str | None:
+    value = getattr(module, "auth_env", None)
+    if value is not None and not (isinstance(value, str) and _ENV.fullmatch(value)):
+        raise InvalidProviderError(
+            "`auth_env` must name an environment variable (like 'OPENAI_API_KEY'), or be None"
+        )
+    return value
+
+
+def _auth_scheme(module: object) -> str:
+    """Where the Client puts the credential: "bearer", "header:NAME" or "none"."""
+    value = getattr(module, "auth_scheme", "bearer")
+    if value in ("bearer", "none"):
+        return str(value)
+    prefix = "header:"
+    if isinstance(value, str) and value.startswith(prefix) and _HEADER.fullmatch(value[7:]):
+        return value
+    raise InvalidProviderError(
+        "`auth_scheme` must be 'bearer' (Authorization: Bearer <credential>), "
+        "'header:NAME' (NAME: <credential>) or 'none' (the provider places it itself)"
+    )
+
+
+_NO_AUTH: Mapping[str, Any] = MappingProxyType({"auth_env": None, "auth_scheme": "bearer"})
+
+
+def _auth(module: object) -> Mapping[str, Any]:
+    """``auth_env`` and ``auth_scheme``, both checked, so both problems are reported at once."""
+    problems: list[str] = []
+    found: dict[str, Any] = {}
+    for key, read in (("auth_env", _auth_env), ("auth_scheme", _auth_scheme)):
+        try:
+            found[key] = read(module)
+        except InvalidProviderError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise InvalidProviderError("; ".join(problems))
+    return found
 
 
 def parameters(fn: Callable[..., Any]) -> list[inspect.Parameter]:
@@ -232,6 +275,12 @@ class ProviderInfo:
     create_completion: CreateCompletion = attrs.field(default=None, repr=False, eq=False)
     emulator: Callable[..., Emulator] | None = attrs.field(default=None, repr=False, eq=False)
     module: object = attrs.field(default=None, repr=False, eq=False)
+    #: An environment variable the credential is also read from (after auth= and _AUTH).
+    auth_env: str | None = None
+    #: Where g4f_core.Client puts the credential: "bearer", "header:NAME" or "none".
+    auth_scheme: str = attrs.field(default="bearer", repr=False)
+    #: The config file and table this provider was made from, if it was.
+    origin: Origin | None = None
 
     @property
     def qualified_name(self) -> str:
@@ -254,6 +303,7 @@ class ProviderInfo:
         distribution: str | None = None,
         version: str | None = None,
         entry_point: str | None = None,
+        origin: Origin | None = None,
     ) -> ProviderInfo:
         """Read and validate a provider's declarations; raise InvalidProviderError if broken."""
         _check_identity(module, name)
@@ -273,6 +323,7 @@ class ProviderInfo:
         supports_stream = attempt(lambda: _flag(module, "supports_stream"), False)
         needs_auth = attempt(lambda: _flag(module, "needs_auth"), False)
         working = attempt(lambda: _flag(module, "working", True), True)
+        auth = attempt(lambda: _auth(module), _NO_AUTH)
         url = attempt(lambda: _url(module), None)
         no_options: tuple[Option, ...] = ()
         options = attempt(lambda: _options(module), no_options)
@@ -300,6 +351,8 @@ class ProviderInfo:
             create_completion=fn,
             emulator=emulator,
             module=module,
+            origin=origin,
+            **auth,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -316,4 +369,6 @@ class ProviderInfo:
             "distribution": self.distribution,
             "version": self.version,
             "entry_point": self.entry_point,
+            "auth_env": self.auth_env,
+            "origin": self.origin.to_dict() if self.origin else None,
         }

@@ -6,7 +6,9 @@ a :class:`PluginFailure` and leaves nothing registered, while every other plugin
 still loads. Discovery is lazy, runs once under a lock, and its result never
 changes afterwards, so lookups need no locking. Two distributions declaring the
 same name are both kept under ``distribution:Name``; the bare name is refused as
-ambiguous instead of being decided by install order.
+ambiguous instead of being decided by install order. Register hooks, and the config
+file's tables they turn into providers, are handled by ``registration.py``; a provider
+made from a table never shadows an installed one.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from g4f_core.context import env_flag
 from g4f_core.errors import AmbiguousProviderError, PluginLoadError, ProviderNotFoundError
 from g4f_core.options import closest
 from g4f_core.plugins.dists import Distribution, distributions
-from g4f_core.plugins.hooks import Hooks, call
+from g4f_core.plugins.hooks import Hooks
 from g4f_core.plugins.provider import InvalidProviderError, ProviderInfo
+from g4f_core.plugins.registration import Registration, yield_to_installed
 from g4f_core.plugins.sources import (
     GROUP,
     PluginFailure,
@@ -124,8 +127,12 @@ class Registry:
                 self._fail(source, f"failed to import: {exception_text(exc)}", exc)
                 continue
             self._add(obj, source, found, hook_plugins)
+        registration = Registration(
+            environ=env, read=self._read, fail=self._fail, disabled=self._is_disabled
+        )
         for plugin, source in hook_plugins:
-            self._call_register_hook(plugin, source, found)
+            registration.call(self._hooks.register_hooks(plugin), source, found)
+        registration.finish()
         self._index(found)
 
     def _add(
@@ -163,35 +170,8 @@ class Registry:
             distribution=source.distribution,
             version=source.version,
             entry_point=source.entry_point,
+            origin=source.origin,
         )
-
-    def _call_register_hook(
-        self, plugin: object, source: Source, found: list[ProviderInfo]
-    ) -> None:
-        def register(
-            provider: object, name: str | None = None, distribution: str | None = None
-        ) -> None:
-            pname = name or getattr(provider, "name", None) or getattr(provider, "__name__", "")
-            pname = str(pname).rsplit(".", 1)[-1]
-            sub = Source(
-                pname,
-                f"{source.entry_point} (registered by hook)" if source.entry_point else None,
-                distribution or source.distribution,
-                source.version,
-            )
-            if self._is_disabled(sub.name, sub.distribution):
-                return
-            try:
-                found.append(self._read(provider, sub))
-            except InvalidProviderError as exc:
-                self._fail(sub, f"invalid provider: {exc}", exc)
-
-        for impl in self._hooks.implementations("g4f_core_register_providers", plugin):
-            try:
-                call(impl, register=register)
-            except Exception as exc:  # noqa: BLE001 - a raising hook is the plugin's failure
-                error = f"g4f_core_register_providers raised {exception_text(exc)}"
-                self._fail(source, error, exc)
 
     def _is_disabled(self, name: str, distribution: str | None) -> bool:
         low = name.lower()
@@ -212,16 +192,14 @@ class Registry:
             ) from exc
 
     def _index(self, found: list[ProviderInfo]) -> None:
+        found = yield_to_installed(found, lambda info, error: self._fail(_source(info), error))
         found.sort(key=lambda p: (p.name.lower(), p.distribution or ""))
         by_name: dict[str, list[ProviderInfo]] = {}
         kept: list[ProviderInfo] = []
         for info in found:
             qualified = _qualified_key(info.qualified_name)
             if qualified in self._by_qualified:
-                self._fail(
-                    Source(info.name, info.entry_point, info.distribution, info.version),
-                    f"provider {info.qualified_name!r} is registered twice",
-                )
+                self._fail(_source(info), f"provider {info.qualified_name!r} is registered twice")
                 continue
             self._by_qualified[qualified] = info
             by_name.setdefault(info.name.lower(), []).append(info)
@@ -231,7 +209,7 @@ class Registry:
                 dists = ", ".join(p.distribution or "code" for p in same)
                 for info in same:
                     self._fail(
-                        Source(info.name, info.entry_point, info.distribution, info.version),
+                        _source(info),
                         f"name clash: {info.name!r} is declared by {dists}; "
                         f"select this one as {info.qualified_name!r}",
                     )
@@ -280,7 +258,11 @@ class Registry:
         low = name.lower()
         base = low.rsplit(":", 1)[-1]
         for failure in self._failures:
-            if failure.name.lower() == base and not failure.error.startswith("name clash"):
+            if failure.name.lower() == base and "name clash" not in failure.error:
+                if failure.origin is not None:
+                    return (
+                        f"provider {name!r} could not be made from the config file: {failure.error}"
+                    )
                 return (
                     f"provider {name!r} is installed but failed to load: {failure.error} "
                     f"(from {failure.distribution or 'code'}; run with G4F_CORE_STRICT=1 "
@@ -326,6 +308,10 @@ class Registry:
     def notify(self, hook: str, **kwargs: Any) -> None:
         """Call every implementation of an observer hook; one that raises is logged, skipped."""
         self._hooks.notify(hook, **kwargs)
+
+
+def _source(info: ProviderInfo) -> Source:
+    return Source(info.name, info.entry_point, info.distribution, info.version, info.origin)
 
 
 def _qualified_key(qualified: str) -> str:

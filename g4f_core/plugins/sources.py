@@ -11,9 +11,12 @@ from typing import Any
 import attrs
 
 from g4f_core.plugins.dists import Distribution
+from g4f_core.plugins.marker import IMPL_MARK
 
 __all__ = [
     "GROUP",
+    "IMPL_MARK",
+    "Origin",
     "PluginFailure",
     "Source",
     "canonical",
@@ -24,21 +27,46 @@ __all__ = [
 ]
 
 GROUP = "g4f_core.providers"
-IMPL_MARK = "g4f_core_impl"  # the attribute pluggy's HookimplMarker("g4f_core") sets
+
+
+@attrs.frozen
+class Origin:
+    """Where a provider was declared in configuration: a config file and, in it, a table.
+
+    ``table`` is None for a problem with the whole file (it cannot be read or parsed).
+    """
+
+    file: str
+    table: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file} [{self.table}]" if self.table else self.file
+
+    @property
+    def short(self) -> str:
+        """The file's base name and the table, for a table column."""
+        name = os.path.basename(self.file)
+        return f"{name} [{self.table}]" if self.table else name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "table": self.table}
 
 
 @attrs.frozen
 class PluginFailure:
-    """A plugin that did not load, with where it came from and why."""
+    """A plugin (or a config table) that did not load, with where it came from and why."""
 
     name: str
     entry_point: str | None
     distribution: str | None
     version: str | None
     error: str
+    origin: Origin | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return attrs.asdict(self)
+        data = attrs.asdict(self, recurse=False)
+        data["origin"] = self.origin.to_dict() if self.origin else None
+        return data
 
 
 @attrs.frozen
@@ -49,9 +77,12 @@ class Source:
     entry_point: str | None = None
     distribution: str | None = None
     version: str | None = None
+    origin: Origin | None = None
 
     def failure(self, error: str) -> PluginFailure:
-        return PluginFailure(self.name, self.entry_point, self.distribution, self.version, error)
+        return PluginFailure(
+            self.name, self.entry_point, self.distribution, self.version, error, self.origin
+        )
 
 
 def _folder_name(dist: Distribution) -> str | None:

@@ -69,6 +69,7 @@ class Client:
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.headers["User-Agent"] = USER_AGENT
+        session.headers.update(self.context.auth_headers())  # the provider's auth_scheme
         if self.context.proxy:
             session.proxies = {"http": self.context.proxy, "https": self.context.proxy}
         session.verify = self.context.ca_bundle or True

@@ -162,9 +162,15 @@ def _server_message(body: bytes, ctype: str) -> tuple[str, str | None]:
         if isinstance(data, Mapping):
             error = data.get("error")
             error_type = data.get("error_type")
+            if error_type is None and isinstance(error, Mapping):  # OpenAI: error.code, .type
+                error_type = error.get("code") or error.get("type")
             for value in (data.get("message"), error, data.get("detail")):
                 if isinstance(value, Mapping):
                     value = value.get("message")
+                elif isinstance(value, list):  # FastAPI's validation errors: [{"msg": ...}]
+                    value = "; ".join(
+                        str(item.get("msg")) for item in value if isinstance(item, Mapping)
+                    )
                 if isinstance(value, str) and value:
                     return _short(value), error_type if isinstance(error_type, str) else None
     if "html" in ctype or text.lstrip().lower().startswith(("<!doctype", "<html")):
