@@ -46,7 +46,7 @@ QUICK = Settings(tokens=2_000, rounds=1, ttft_calls=5, streams=16, stream_tokens
 
 
 def emulator_child() -> None:
-    """Serve H2o's emulator; each stdin line ``{"tokens", "bulk", "delay"}`` rescripts it."""
+    """Serve H2o's emulator; each stdin line ``{"tokens", "delay"}`` rescripts it."""
     from g4f_core_providers.h2o.server import H2oEmulator
 
     with H2oEmulator("127.0.0.1") as emu:
@@ -56,7 +56,6 @@ def emulator_child() -> None:
             if order.get("stop"):
                 break
             emu.faults.script = [f" w{i % 97}" for i in range(int(order["tokens"]))]
-            emu.faults.bulk = bool(order.get("bulk"))
             emu.faults.token_delay = float(order.get("delay", 0.0))
             print('{"ok": true}', flush=True)
 
@@ -188,7 +187,7 @@ class RawCaller:
 
 
 def throughput(emu: Child, gw: Child, api: Any, s: Settings) -> dict[str, float]:
-    emu.send({"tokens": s.tokens, "bulk": True})
+    emu.send({"tokens": s.tokens})
     want = direct(emu.url, s.tokens)[0]
     assert through(api, s.tokens)[0] == want, "the gateway changed the text"
     rates: dict[str, list[float]] = {"direct": [], "gateway": []}
@@ -215,7 +214,7 @@ def throughput(emu: Child, gw: Child, api: Any, s: Settings) -> dict[str, float]
 
 def ttft(emu: Child, gw: Child, api: Any, raw: RawCaller, s: Settings) -> dict[str, float]:
     """Time to the first token of a 16-token reply, and the CPU each call costs its server."""
-    emu.send({"tokens": 16, "bulk": False})
+    emu.send({"tokens": 16})
     callers: dict[str, Callable[[int], tuple[str, float, float]]] = {
         "direct": lambda n: direct(emu.url, n),
         "raw": raw,
@@ -358,7 +357,7 @@ def markdown(s: Settings, t: dict[str, float], f: dict[str, float], c: dict[str,
         "The emulator, the gateway (`g4f-core serve`) and the callers run in "
         "three processes on loopback. Direct: `g4f_core.stream` in the caller's process. Gateway: "
         "the official `openai` client, `stream=True`, through `g4f-core serve`. Throughput uses "
-        "the emulator's bulk mode (a fast upstream); time to first token a 16-token reply, "
+        "the emulator writing one event per token; time to first token a 16-token reply, "
         "also through a raw HTTP client (one kept-alive `http.client` connection) to show the "
         "gateway's own share apart from the openai client's; the "
         f"concurrent streams {s.stream_tokens} tokens {s.token_delay * 1e3:g} ms apart. Memory per "

@@ -31,7 +31,7 @@ from g4f_core.errors import (
     ProviderTimeoutError,
     RateLimitError,
 )
-from g4f_core.planning import Candidate, Plan
+from g4f_core.planning import Candidate, Plan, context_for
 from g4f_core.redaction import safe_cause, scrub_error
 
 __all__ = ["ChatStream"]
@@ -55,12 +55,13 @@ class ChatStream(Iterator[str]):
         # The generator must not refer back to this object: with no reference cycle,
         # dropping the stream closes the provider at once, not at the next GC pass.
         self._gen: Generator[str, None, None] = _drive(plan, self._progress)
+        self._next = self._gen.__next__
 
-    def __iter__(self) -> Generator[str, None, None]:
-        return self._gen  # `for chunk in stream` runs at generator speed
+    def __iter__(self) -> ChatStream:
+        return self  # the iterator protocol: iter(stream) is stream
 
     def __next__(self) -> str:
-        return next(self._gen)
+        return self._next()
 
     def __enter__(self) -> ChatStream:
         return self
@@ -95,30 +96,34 @@ class _Progress:
 
     The delivered text must be kept (it is ``partial_text`` if the stream fails), but
     not as one object per token: every 512 chunks are joined into one string, so a
-    long reply costs about its own size rather than tens of bytes per token.
+    long reply costs about its own size rather than tens of bytes per token. The only
+    work per chunk is one append (``_attempt`` does it); counts are worked out when read.
     """
 
-    _BLOCK = 512
+    BLOCK = 512
 
     def __init__(self) -> None:
-        self._blocks: list[str] = []
-        self._recent: list[str] = []
-        self.chunks = 0
-        self.chars = 0
+        self.blocks: list[str] = []
+        self.recent: list[str] = []
         self.attempts = 0
         self.provider: str | None = None
 
-    def add(self, chunk: str) -> None:
-        self._recent.append(chunk)
-        self.chunks += 1
-        self.chars += len(chunk)
-        if len(self._recent) >= self._BLOCK:
-            self._blocks.append("".join(self._recent))
-            self._recent.clear()
+    def pack(self) -> None:
+        """Join the recent chunks into one block (every ``BLOCK`` chunks)."""
+        self.blocks.append("".join(self.recent))
+        self.recent.clear()
+
+    @property
+    def chunks(self) -> int:
+        return len(self.blocks) * self.BLOCK + len(self.recent)
+
+    @property
+    def chars(self) -> int:
+        return sum(map(len, self.blocks)) + sum(map(len, self.recent))
 
     @property
     def text(self) -> str:
-        return "".join(self._blocks) + "".join(self._recent)
+        return "".join(self.blocks) + "".join(self.recent)
 
 
 def _drive(plan: Plan, progress: _Progress) -> Generator[str, None, None]:
@@ -128,13 +133,7 @@ def _drive(plan: Plan, progress: _Progress) -> Generator[str, None, None]:
     for cand in plan.candidates:
         for number in range(1, plan.max_retries + 2):
             ctx = attrs.evolve(
-                CallContext.build(
-                    cand.info.name,
-                    cand.info.url,
-                    plan.framework,
-                    plan.registry.environ,
-                    started=started,
-                ),
+                context_for(cand.info, plan.framework, plan.registry.environ, started=started),
                 attempt=len(attempts) + 1,
                 private=private,
             )
@@ -173,18 +172,26 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
     try:
         source = _start(plan, cand, run)
         deadline_at = ctx.deadline_at
+        step, enter = source.__next__, run.run
+        recent, block = progress.recent, progress.BLOCK
         while True:
             try:
-                chunk = _run(run, next, source)
+                chunk = enter(step)  # each step runs in the attempt's context, entered not copied
             except StopIteration:
                 break
+            except (Exception, KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # noqa: BLE001 - the provider's, not the caller's stop
+                raise _not_an_exception(exc) from safe_cause(exc)
             if not isinstance(chunk, str):
                 raise ProviderResponseError(
                     f"the provider yielded {type(chunk).__name__} instead of str"
                 )
             if not chunk:
                 continue
-            progress.add(chunk)
+            recent.append(chunk)
+            if len(recent) >= block:
+                progress.pack()
             yield chunk
             if deadline_at is not None and time.monotonic() >= deadline_at:
                 raise ctx.deadline_error()
@@ -200,29 +207,23 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
         failure = exc
         raise
     except Exception as exc:  # noqa: BLE001 - anything a provider raises becomes typed
-        failure = scrub_error(_wrap(exc, info.name), ctx)
+        failure = _wrap(exc, info.name)
+        if isinstance(failure, ProviderError):
+            scrub_error(failure, ctx)
         raise failure from safe_cause(exc)
     finally:
         _close(source, run, info.name)
         if observe:
-            event = attrs.evolve(
-                _event(cand, plan, ctx),
-                elapsed=time.monotonic() - began,
-                outcome=outcome,
-                error=type(failure).__name__ if failure else None,
-                # An attempt after the first delivered chunk never happens, so the call's
-                # counts are this attempt's.
-                chunks=progress.chunks,
-                characters=progress.chars,
-            )
-            plan.registry.notify("g4f_core_call_finished", event=event)
+            event = _event(cand, plan, ctx)
+            _finished(plan, event, time.monotonic() - began, outcome, failure, progress)
 
 
 def _start(plan: Plan, cand: Candidate, run: contextvars.Context) -> Iterator[str]:
-    """Call ``_create_completion``; its result as an iterator of chunks."""
+    """Call the provider in the attempt's context; its generator (or legacy str) as chunks."""
     messages = [dict(m) for m in plan.messages]  # providers may mutate their copy
+    info = cand.info
     source: Any = _run(
-        run, cand.info.create_completion, cand.model, messages, plan.stream, **cand.kwargs
+        run, info.create_completion, cand.model, messages, plan.stream, **cand.kwargs
     )
     if isinstance(source, str):  # legacy providers returned the whole text
         return iter((source,))
@@ -234,8 +235,29 @@ def _start(plan: Plan, cand: Candidate, run: contextvars.Context) -> Iterator[st
     return chunks
 
 
+def _finished(
+    plan: Plan,
+    event: Any,
+    elapsed: float,
+    outcome: str,
+    failure: G4FError | None,
+    progress: _Progress,
+) -> None:
+    event = attrs.evolve(
+        event,
+        elapsed=elapsed,
+        outcome=outcome,
+        error=type(failure).__name__ if failure else None,
+        # An attempt after the first delivered chunk never happens, so the call's
+        # counts are this attempt's.
+        chunks=progress.chunks,
+        characters=progress.chars,
+    )
+    plan.registry.notify("g4f_core_call_finished", event=event)
+
+
 def _close(source: object, run: contextvars.Context, provider: str) -> None:
-    """Close the provider's generator in its context; a failure here is only logged."""
+    """Close the provider's generator in its context; a failed clean-up is only logged."""
     close = getattr(source, "close", None)
     if close is not None:
         try:
@@ -265,10 +287,14 @@ def _run(run: contextvars.Context, step: Any, *args: Any, **kwargs: Any) -> Any:
     except (Exception, KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # noqa: BLE001 - see the docstring
-        raise ProviderResponseError(
-            f"the provider raised {type(exc).__name__}, which is not an Exception; "
-            "set G4F_CORE_DEBUG=1 for the traceback"
-        ) from safe_cause(exc)
+        raise _not_an_exception(exc) from safe_cause(exc)
+
+
+def _not_an_exception(exc: BaseException) -> ProviderResponseError:
+    return ProviderResponseError(
+        f"the provider raised {type(exc).__name__}, which is not an Exception; "
+        "set G4F_CORE_DEBUG=1 for the traceback"
+    )
 
 
 def _add_hint(error: ProviderError, cand: Candidate, ctx: CallContext, progress: _Progress) -> None:
@@ -294,7 +320,13 @@ def _is_transport(exc: BaseException) -> bool:
     )
 
 
-def _wrap(exc: Exception, provider: str) -> ProviderError:
+def _wrap(exc: Exception, provider: str) -> G4FError:
+    if type(exc).__module__.split(".")[0] in ("requests", "urllib3"):  # a bad URL or header
+        from g4f_core.transport.translate import refused_request
+
+        refused = refused_request(exc, provider)
+        if refused is not None:
+            return refused
     if isinstance(exc, ValueError):  # e.g. response.json() on a reply that is not JSON
         return ProviderResponseError(
             f"the provider could not read the reply ({type(exc).__name__})", provider=provider

@@ -24,6 +24,8 @@ from g4f_core.options import FRAMEWORK_DEFAULTS as DEFAULTS
 
 __all__ = [
     "CallContext",
+    "credential",
+    "credential_settings",
     "current",
     "env_flag",
     "env_name",
@@ -110,6 +112,40 @@ def _text(options: Mapping[str, object], key: str) -> str | None:
     return value
 
 
+def credential(
+    provider: str,
+    options: Mapping[str, object],
+    environ: Mapping[str, str],
+    auth_env: str | None = None,
+) -> tuple[str | None, str | None]:
+    """The call's credential and the setting it came from: ``auth=``, then
+    ``G4F_CORE_<NAME>_AUTH``, then the provider's own ``auth_env`` variable."""
+    given = _text(options, "auth")
+    if given:
+        return given, "auth="
+    for key in (env_name(provider, "AUTH"), auth_env):
+        value = environ.get(key, "").strip() if key else ""
+        if value:
+            return value, key
+    return None, None
+
+
+def credential_settings(provider: str, auth_env: str | None) -> str:
+    """Where a credential may come from, as a user would set it."""
+    names = [env_name(provider, "AUTH")] + ([auth_env] if auth_env else [])
+    return "pass auth=... or set " + " or ".join(names)
+
+
+def _checked_credential(value: str | None, source: str | None) -> str | None:
+    """A credential that can go into a header: refused before I/O, and never quoted."""
+    if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidRequestError(
+            f"the credential from {source} holds a line break or control character; "
+            "set it to the key alone"
+        )
+    return value
+
+
 def _origin_repr(url: str | None) -> str:
     """A base URL's path or query may carry a key: reprs show scheme, host and port."""
     from g4f_core.redaction import origin  # redaction reads env_flag from here
@@ -133,6 +169,10 @@ class CallContext:
     attempt: int = 1
     #: The call's message contents: quoted upstream text is scrubbed of them (redaction.py).
     private: tuple[str, ...] = attrs.field(default=(), repr=False, eq=False)
+    auth_scheme: str = attrs.field(default="bearer", repr=False)
+    auth_env: str | None = attrs.field(default=None, repr=False)
+    #: The setting the credential came from ("auth=", "G4F_CORE_X_AUTH", the auth_env name).
+    auth_from: str | None = attrs.field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -143,6 +183,8 @@ class CallContext:
         environ: Mapping[str, str] | None = None,
         *,
         started: float | None = None,
+        auth_env: str | None = None,
+        auth_scheme: str = "bearer",
     ) -> CallContext:
         """Merge call options over environment over defaults; checked, before any I/O."""
         env = os.environ if environ is None else environ
@@ -163,17 +205,33 @@ class CallContext:
             if not parts.hostname:
                 raise InvalidRequestError(f"base URL for {provider} names no host")
         start = time.monotonic() if started is None else started
+        auth, auth_from = credential(provider, options, env, auth_env)
         return cls(
             provider=provider,
             base_url=base_url,
             timeout=float(timeout),
             deadline_at=start + deadline if deadline else None,
             proxy=_proxy(_text(options, "proxy")),
-            auth=_text(options, "auth") or env.get(env_name(provider, "AUTH")) or None,
+            auth=_checked_credential(auth, auth_from),
             ca_bundle=_ca_bundle(_text(options, "ca_bundle")),
             max_line_bytes=setting("max_line_bytes", options, env),
             max_reply_bytes=setting("max_reply_bytes", options, env),
+            auth_scheme=auth_scheme,
+            auth_env=auth_env,
+            auth_from=auth_from,
         )
+
+    def auth_headers(self) -> dict[str, str]:
+        """The header that carries the credential, as the provider's ``auth_scheme`` says."""
+        if not self.auth or self.auth_scheme == "none":
+            return {}
+        if self.auth_scheme.startswith("header:"):
+            return {self.auth_scheme[len("header:") :]: self.auth}
+        return {"Authorization": f"Bearer {self.auth}"}
+
+    def credential_settings(self) -> str:
+        """Where this provider's credential may come from: for messages asking for one."""
+        return credential_settings(self.provider, self.auth_env)
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline, or None when the call has none."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from g4f_core.context import CallContext, env_name, max_retries
+from g4f_core.context import CallContext, credential, credential_settings, max_retries
 from g4f_core.errors import (
     AuthRequiredError,
     G4FError,
@@ -27,7 +27,7 @@ from g4f_core.options import FRAMEWORK_OPTIONS, check_options, closest, with_def
 from g4f_core.plugins.provider import ProviderInfo
 from g4f_core.plugins.registry import Registry, match_model
 
-__all__ = ["Candidate", "Plan", "prepare"]
+__all__ = ["Candidate", "Plan", "context_for", "prepare"]
 
 _FRAMEWORK = {opt.name: opt for opt in FRAMEWORK_OPTIONS}
 
@@ -81,7 +81,7 @@ def prepare(
         candidates = _by_model(ask)
     # Settings and environment are checked now too (bad URLs, bad env values).
     for cand in candidates:
-        CallContext.build(cand.info.name, cand.info.url, framework, registry.environ)
+        context_for(cand.info, framework, registry.environ)
     return Plan(
         candidates=candidates,
         messages=tuple(checked),
@@ -90,6 +90,25 @@ def prepare(
         max_retries=retries,
         by_name=provider is not None,
         registry=registry,
+    )
+
+
+def context_for(
+    info: ProviderInfo,
+    framework: Mapping[str, Any],
+    environ: Mapping[str, str],
+    *,
+    started: float | None = None,
+) -> CallContext:
+    """The settings of one attempt at ``info``: its URL, credential and where it goes."""
+    return CallContext.build(
+        info.name,
+        info.url,
+        framework,
+        environ,
+        started=started,
+        auth_env=info.auth_env,
+        auth_scheme=info.auth_scheme,
     )
 
 
@@ -128,12 +147,13 @@ def _check_provider(info: ProviderInfo, ask: _Ask) -> Candidate:
             f"provider {info.name!r} cannot stream; call it without streaming "
             "(complete(), stream=False or --no-stream)"
         )
-    if info.needs_auth and not (
-        ask.framework.get("auth") or ask.registry.environ.get(env_name(info.name, "AUTH"))
+    if (
+        info.needs_auth
+        and credential(info.name, ask.framework, ask.registry.environ, info.auth_env)[0] is None
     ):
         raise AuthRequiredError(
-            f"provider {info.name!r} needs a credential: pass auth=... or set "
-            f"{env_name(info.name, 'AUTH')}"
+            f"provider {info.name!r} needs a credential: "
+            f"{credential_settings(info.name, info.auth_env)}"
         )
     kwargs = check_options(
         ask.extra, info.options, owner=f"provider {info.name!r}", open_ended=info.accepts_any_option

@@ -4,6 +4,7 @@
     python3 scripts/dev.py demo    # venv + install, then the offline H2o demo
     python3 scripts/dev.py bench   # venv + install, then the benchmarks -> docs/performance.md
     python3 scripts/dev.py reliability   # the fault suite's figures -> docs/reliability.md
+    python3 scripts/dev.py interop # + llama-cpp-python[server]: the OpenAI provider vs llama.cpp
 
 The virtual environment lives in .venv at the repository root and is reused.
 """
@@ -77,6 +78,26 @@ def reliability(args: list[str]) -> None:
     run(BIN / "python", "scripts/reliability.py", *args)
 
 
+def interop(args: list[str]) -> None:
+    """The OpenAI-compatible provider against llama.cpp's server (tests/interop).
+
+    llama-cpp-python builds from source the first time (about ten minutes on two cores);
+    pip's cache keeps the wheel for every later install.
+    """
+    setup("dev")
+    run(
+        BIN / "python",
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "llama-cpp-python[server]",
+        "gguf",
+    )
+    run(BIN / "pytest", "-m", "interop", "tests/interop", "-v", "-p", "no:cacheprovider", *args)
+
+
 def demo(args: list[str]) -> None:
     setup()
     cli = BIN / "g4f-core"
@@ -126,7 +147,13 @@ def demo(args: list[str]) -> None:
     print("demo finished", flush=True)
 
 
-COMMANDS = {"test": test, "demo": demo, "bench": bench, "reliability": reliability}
+COMMANDS = {
+    "test": test,
+    "demo": demo,
+    "bench": bench,
+    "reliability": reliability,
+    "interop": interop,
+}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

@@ -135,6 +135,8 @@ def test_providers_json_has_exactly_the_documented_shape(registry: Registry) -> 
             "distribution",
             "version",
             "entry_point",
+            "auth_env",
+            "origin",
             "last_check",
         }
     streamer = data["providers"][2]
@@ -155,7 +157,7 @@ def test_providers_json_has_exactly_the_documented_shape(registry: Registry) -> 
     }
     assert "temperature: float = 0.5" in streamer["params"]
     [failure] = data["failures"]
-    assert set(failure) == {"name", "entry_point", "distribution", "version", "error"}
+    assert set(failure) == {"name", "entry_point", "distribution", "version", "error", "origin"}
     assert (failure["name"], failure["distribution"], failure["version"]) == (
         "Broken",
         "broken-dist",

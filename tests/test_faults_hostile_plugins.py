@@ -219,6 +219,58 @@ def test_every_cli_command_keeps_working_beside_hostile_plugins(world: Registry)
     assert err.startswith("error: provider 'LazyModuleGetattr' is installed but failed to load")
 
 
+REGISTERING_BESIDE_A_LAZY_GLOBAL = (
+    "from g4f_core import hookimpl\n"
+    + HOSTILE_HELPERS
+    + """
+numpy = Hostile(ImportError("numpy is not installed"))  # a lazy optional dependency
+
+class Broken:
+    name = "RegisteredBroken"
+    models = RaisingList(["m"])
+    supports_stream = True
+    needs_auth = False
+    def _create_completion(self, model, messages, stream):
+        yield "x"
+
+class Fine:
+    name = "RegisteredFine"
+    models = ["fine-model"]
+    supports_stream = True
+    needs_auth = False
+    def _create_completion(self, model, messages, stream):
+        yield "fine"
+
+class Stop(BaseException):
+    pass
+
+class Exploding:
+    name = "RegisteredExploding"
+    def __getattr__(self, name):
+        raise Stop(name)
+
+@hookimpl
+def g4f_core_register_providers(register):
+    register(Broken())
+    register(Exploding())
+    register(Fine())
+"""
+)
+
+
+def test_a_register_hook_beside_a_lazy_global_registers_each_provider_on_its_own(
+    site: Path, registry_for: Callable[..., Registry]
+) -> None:
+    make_dist(site, "family-dist", "1.0", {"Family": REGISTERING_BESIDE_A_LAZY_GLOBAL})
+    registry = registry_for()
+    failures = {f.name: f.error for f in registry.failures()}
+    assert [p.name for p in registry.providers()] == ["RegisteredFine"]
+    assert sorted(failures) == ["RegisteredBroken", "RegisteredExploding"]  # not "Family"
+    assert "yaml" in failures["RegisteredBroken"]
+    assert "Stop" in failures["RegisteredExploding"]
+    assert run(registry, "chat", "-p", "RegisteredFine", "Hi")[:2] == (0, "fine\n")
+
+
 def test_a_keyboard_interrupt_at_import_is_not_swallowed_by_discovery(
     site: Path, registry_for: Callable[..., Registry]
 ) -> None:

@@ -240,6 +240,8 @@ def test_to_dict_has_exactly_the_json_keys_of_the_contract() -> None:
         "distribution",
         "version",
         "entry_point",
+        "auth_env",
+        "origin",
     }
     assert data["models"] == ["falcon-40b", "falcon-7b"]
     assert data["options"] == [{"name": "temperature", "type": "float", "default": 0.5, "help": ""}]

@@ -175,6 +175,7 @@ def test_failures_are_plugin_failure_records(
         "distribution": "bad-dist",
         "version": "2.3",
         "error": failure.error,
+        "origin": None,
     }
 
 

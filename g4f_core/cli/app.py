@@ -11,6 +11,8 @@ from typing import IO
 
 from g4f_core import __version__
 from g4f_core.cli.commands import cmd_chat, cmd_check, cmd_emulate, cmd_new_provider
+from g4f_core.cli.config_cmd import add_parser as add_config_parser
+from g4f_core.cli.config_cmd import cmd_config
 from g4f_core.cli.output import (
     EXIT_ERROR,
     EXIT_OK,
@@ -23,7 +25,7 @@ from g4f_core.cli.output import (
     yes,
 )
 from g4f_core.cli.serve import cmd_serve
-from g4f_core.context import env_flag
+from g4f_core.context import credential_settings, env_flag
 from g4f_core.errors import G4FError, InvalidRequestError
 from g4f_core.kit import checks as checks_store
 from g4f_core.options import FRAMEWORK_DEFAULTS, Option
@@ -42,8 +44,8 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Environment: G4F_CORE_<NAME>_URL, G4F_CORE_<NAME>_AUTH, G4F_CORE_TIMEOUT, "
         "G4F_CORE_DEADLINE, G4F_CORE_MAX_RETRIES, G4F_CORE_MAX_LINE_BYTES, "
         "G4F_CORE_MAX_REPLY_BYTES, G4F_CORE_DISABLE, G4F_CORE_STRICT=1, G4F_CORE_DEBUG=1, "
-        "G4F_CORE_STATE_DIR, G4F_CORE_API_KEY, G4F_CORE_MAX_STREAMS, G4F_CORE_CORS_ORIGINS, "
-        "G4F_CORE_MAX_BODY_BYTES (see README.md).",
+        "G4F_CORE_STATE_DIR, G4F_CORE_CONFIG, G4F_CORE_API_KEY, G4F_CORE_MAX_STREAMS, "
+        "G4F_CORE_CORS_ORIGINS, G4F_CORE_MAX_BODY_BYTES (see README.md).",
     )
     parser.add_argument("--version", action="version", version=f"g4f-core {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -113,6 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME", help="providers to check (default: all)")
     p.add_argument("--emulator", action="store_true", help="against each provider's emulator")
     p.add_argument("--json", action="store_true", help="print JSON")
+
+    add_config_parser(sub)
 
     p = sub.add_parser("new-provider", help="write a new provider's distribution to start from")
     p.add_argument("name", help="the provider's name, e.g. AcmeChat")
@@ -208,6 +212,9 @@ def cmd_providers(out: Out, args: argparse.Namespace) -> int:
         out.print("")
         out.print(f"{len(failed)} plugin problem(s) (G4F_CORE_STRICT=1 raises the first):")
         for failure in failed:
+            if failure.origin is not None:  # the error names the config file and table
+                out.print(f"  {failure.name}: {failure.error}")
+                continue
             where = failure.distribution or "code"
             out.print(f"  {failure.name} ({where}): {failure.error}")
     return EXIT_OK
@@ -237,6 +244,10 @@ def cmd_show(out: Out, args: argparse.Namespace) -> int:
     last = checks_store.load([info]).get(info.qualified_name)
     if last:
         rows.append(["last check", f"{checks_store.cell(last)} from {last.get('install')}"])
+    if info.origin is not None:
+        rows.insert(3, ["declared in", str(info.origin)])
+    if info.needs_auth or info.auth_env:
+        rows.append(["credential", credential_settings(info.name, info.auth_env)])
     for line in table(rows):
         out.print(line)
     out.print("")
@@ -277,6 +288,7 @@ _COMMANDS: dict[str, Callable[[Out, argparse.Namespace], int]] = {
     "emulate": cmd_emulate,
     "check": cmd_check,
     "new-provider": cmd_new_provider,
+    "config": cmd_config,
     "serve": cmd_serve,
 }
 

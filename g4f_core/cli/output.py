@@ -120,9 +120,12 @@ def providers_document(
 
 
 def source(info: ProviderInfo) -> str:
+    """The distribution (and version), and the config table the provider was made from."""
     if not info.distribution:
-        return "code"
-    return f"{info.distribution} {info.version}" if info.version else info.distribution
+        where = "code"
+    else:
+        where = f"{info.distribution} {info.version}" if info.version else info.distribution
+    return f"{where}, {info.origin.short}" if info.origin else where
 
 
 def yes(flag: bool) -> str:

@@ -61,7 +61,8 @@ def cmd_serve(out: Out, args: argparse.Namespace) -> int:
     stop_emulators: Callable[[], None] = _nothing
     urls: dict[str, str] = {}
     if args.emulators:
-        registry, stop_emulators, urls = offline_registry(registry, registry.environ)
+        registry, emulators = offline_registry(registry, registry.environ)
+        stop_emulators, urls = emulators.stop, emulators.urls
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     unlog = _access_log(out)

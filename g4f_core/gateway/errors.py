@@ -157,7 +157,8 @@ def from_library(exc: G4FError) -> WireError:
         return WireError(
             503,
             "the provider needs a credential this gateway does not have; the gateway's "
-            "operator sets it in the server's environment (G4F_CORE_<NAME>_AUTH)",
+            "operator sets it in the server's environment (G4F_CORE_<NAME>_AUTH, or the "
+            "variable the provider's auth_env names)",
             type="server_error",
             code="provider_not_configured",
             retry=False,

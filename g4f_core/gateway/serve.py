@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
@@ -25,7 +25,14 @@ from g4f_core.gateway.errors import WireError, internal, status_line
 from g4f_core.plugins.provider import Emulator
 from g4f_core.plugins.registry import Registry
 
-__all__ = ["Emulators", "GatewayServer", "check_bind", "load_waitress"]
+__all__ = [
+    "EMULATOR_CREDENTIAL",
+    "Emulators",
+    "GatewayServer",
+    "check_bind",
+    "load_waitress",
+    "offline_registry",
+]
 
 _SPARE_THREADS = 8
 
@@ -162,6 +169,11 @@ class GatewayServer:
         self.stop()
 
 
+#: What a provider that needs a credential is given when it talks to its own emulator:
+#: offline, the real key (if the environment holds one) is never sent anywhere.
+EMULATOR_CREDENTIAL = "g4f-core-emulator-credential"
+
+
 class Emulators:
     """Every provider's emulator, started in this process, and the environment routing to them."""
 
@@ -169,10 +181,13 @@ class Emulators:
         self.registry = registry
         self.token_delay = token_delay
         self.running: dict[str, Emulator] = {}
+        #: ``G4F_CORE_<NAME>_URL`` -> the URL of that provider's emulator, once started.
+        self.urls: dict[str, str] = {}
+        #: ``G4F_CORE_<NAME>_AUTH`` for each emulated provider that needs a credential.
+        self.credentials: dict[str, str] = {}
 
     def start(self) -> dict[str, str]:
         """Start them; returns ``G4F_CORE_<NAME>_URL`` for each provider with one."""
-        urls: dict[str, str] = {}
         try:
             for info in self.registry.providers():
                 if info.emulator is None:
@@ -180,11 +195,13 @@ class Emulators:
                 emulator = info.emulator(host="localhost", port=0, token_delay=self.token_delay)
                 emulator.start()
                 self.running[info.name] = emulator
-                urls[env_name(info.name, "URL")] = emulator.url
+                self.urls[env_name(info.name, "URL")] = emulator.url
+                if info.needs_auth:
+                    self.credentials[env_name(info.name, "AUTH")] = EMULATOR_CREDENTIAL
         except BaseException:
             self.stop()
             raise
-        return urls
+        return dict(self.urls)
 
     def stop(self) -> None:
         for emulator in self.running.values():
@@ -193,10 +210,14 @@ class Emulators:
         self.running.clear()
 
 
-def offline_registry(
-    registry: Registry, environ: Mapping[str, str]
-) -> tuple[Registry, Callable[[], None], dict[str, str]]:
-    """A registry whose providers each go to their own emulator, and how to stop them."""
+def offline_registry(registry: Registry, environ: Mapping[str, str]) -> tuple[Registry, Emulators]:
+    """A registry whose providers each go to their own emulator, and those emulators
+    (``.stop()`` them; ``.urls`` says where each runs).
+
+    A provider that needs a credential gets a placeholder one (``G4F_CORE_<NAME>_AUTH``,
+    which comes before its ``auth_env`` variable), as the conformance suite's emulator
+    mode does: emulators accept any key, and a real one stays unsent.
+    """
     emulators = Emulators(registry)
     urls = emulators.start()
-    return registry.with_environ({**environ, **urls}), emulators.stop, urls
+    return registry.with_environ({**environ, **urls, **emulators.credentials}), emulators

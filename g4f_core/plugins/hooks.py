@@ -1,7 +1,9 @@
 """Pluggy plumbing: registering a plugin's hooks all or nothing, and calling them.
 
-The plugin manager is made only when a plugin implements a hook, so listing providers
-never imports pluggy for the common case of plain provider modules. Each
+The plugin manager is made only when a plugin implements an observer hook (or a
+register hook pluggy must judge), so listing providers never imports pluggy for plain
+provider modules, nor for plugins (such as the built-in OpenAI-compatible family) whose
+only hook is a plain register hook, which the registry calls itself. Each
 implementation is called on its own (an observer that raises is logged and skipped,
 never breaking a call), in pluggy's order: ``tryfirst`` first, ``trylast`` last, and
 otherwise the last registered first. A wrapper (``hookwrapper=True`` or
@@ -12,11 +14,12 @@ rather than accepted and never run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from g4f_core.options import closest
-from g4f_core.plugins.sources import exception_text
+from g4f_core.plugins.marker import REGISTER_ARGS, REGISTER_HOOK, impl_argnames
+from g4f_core.plugins.sources import exception_text, hook_functions, impl_options
 
 if TYPE_CHECKING:
     import pluggy
@@ -53,6 +56,8 @@ class Hooks:
         pluggy's own register() leaves a half-registered plugin behind when validation
         fails, and accepts a misspelt hook until check_pending(); both are undone here.
         """
+        if _only_register_hook(plugin):
+            return None
         import pluggy
 
         pm = self._manager()
@@ -82,6 +87,19 @@ class Hooks:
         for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
             if plugin is None or impl.plugin is plugin:
                 yield impl
+
+    def register_hooks(self, plugin: object) -> list[tuple[Callable[..., Any], tuple[str, ...]]]:
+        """The plugin's register-hook implementations in call order, each with the
+        arguments it takes: pluggy's reading when pluggy holds the plugin (observers,
+        ``specname=``, methods), else the plain function's own, read the same way."""
+        if self.pm is not None and self.pm.is_registered(plugin):
+            impls = self.implementations(REGISTER_HOOK, plugin)
+            return [(impl.function, tuple(impl.argnames)) for impl in impls]
+        function = hook_functions(plugin).get(REGISTER_HOOK)
+        if function is None:
+            return []
+        names = impl_argnames(function)
+        return [] if names is None else [(function, names)]
 
     def notify(self, hook: str, **kwargs: Any) -> None:
         """Call every implementation of an observer hook; one that raises is logged, skipped."""
@@ -118,3 +136,18 @@ def _problem(pm: pluggy.PluginManager, plugin: object, key: str, known: list[str
                     "function (g4f_core_call_started and g4f_core_call_finished bracket a call)"
                 )
     return None
+
+
+def _only_register_hook(plugin: object) -> bool:
+    """Whether the plugin's one hook is a plain register hook pluggy would accept as is."""
+    marked = hook_functions(plugin)  # read statically, as has_hooks does
+    if list(marked) != [REGISTER_HOOK]:
+        return False
+    impl = marked[REGISTER_HOOK]
+    opts = impl_options(impl)
+    if not isinstance(opts, dict) or any(opts.get(k) for k in ("wrapper", "hookwrapper")):
+        return False
+    if opts.get("specname") not in (None, REGISTER_HOOK):
+        return False
+    names = impl_argnames(impl)
+    return names is not None and set(names) <= set(REGISTER_ARGS)

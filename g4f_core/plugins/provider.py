@@ -7,7 +7,6 @@ plugin loads, so a bad declaration is reported then, not at the first call.
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
@@ -25,7 +24,8 @@ from g4f_core.plugins.attributes import (
     shown,
     text,
 )
-from g4f_core.plugins.sources import exception_text
+from g4f_core.plugins.signature import derive_params, parameters, signature
+from g4f_core.plugins.sources import Origin, exception_text
 
 __all__ = [
     "CONTRACT_VERSIONS",
@@ -42,6 +42,8 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
 _RESERVED = {"model", "messages", "stream", "provider", "registry"} | {
     opt.name for opt in FRAMEWORK_OPTIONS
 }
+_ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_HEADER = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _T = TypeVar("_T")
 
 
@@ -120,21 +122,47 @@ def _flag(module: object, attr: str, default: bool | None = None) -> bool:
     return value
 
 
-def parameters(fn: Callable[..., Any]) -> list[inspect.Parameter]:
-    """The parameters a caller passes to ``fn``: a function, bound method, partial or object.
+def _auth_env(module: object) -> str | None:
+    value = read(module, "auth_env")
+    if value is not None and not (isinstance(value, str) and _ENV.fullmatch(plain(value))):
+        raise InvalidProviderError(
+            "`auth_env` must name an environment variable (like 'OPENAI_API_KEY'), or be None"
+        )
+    return None if value is None else plain(value)
 
-    Raises InvalidProviderError when Python cannot tell (some builtins).
-    """
-    try:
-        return list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError) as exc:
-        raise InvalidProviderError(
-            f"the signature of `_create_completion` cannot be read ({type(exc).__name__})"
-        ) from None
-    except Exception as exc:  # noqa: BLE001 - a callable object's attributes are plugin code
-        raise InvalidProviderError(
-            f"the signature of `_create_completion` could not be read: {exception_text(exc)}"
-        ) from None
+
+def _auth_scheme(module: object) -> str:
+    """Where the Client puts the credential: "bearer", "header:NAME" or "none"."""
+    value = read(module, "auth_scheme", "bearer")
+    value = plain(value) if isinstance(value, str) else value  # compared as a plain str
+    if isinstance(value, str) and value in ("bearer", "none"):
+        return value
+    prefix = "header:"
+    if isinstance(value, str) and value.startswith(prefix) and _HEADER.fullmatch(value[7:]):
+        return value
+    raise InvalidProviderError(
+        "`auth_scheme` must be 'bearer' (Authorization: Bearer <credential>), "
+        "'header:NAME' (NAME: <credential>) or 'none' (the provider places it itself)"
+    )
+
+
+_NO_MODELS: tuple[tuple[str, ...], Mapping[str, str]] = ((), MappingProxyType({}))
+_NO_OPTIONS: tuple[Option, ...] = ()
+_NO_AUTH: Mapping[str, Any] = MappingProxyType({"auth_env": None, "auth_scheme": "bearer"})
+
+
+def _auth(module: object) -> Mapping[str, Any]:
+    """``auth_env`` and ``auth_scheme``, both checked, so both problems are reported at once."""
+    problems: list[str] = []
+    found: dict[str, Any] = {}
+    for key, reader in (("auth_env", _auth_env), ("auth_scheme", _auth_scheme)):
+        try:
+            found[key] = reader(module)
+        except InvalidProviderError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise InvalidProviderError("; ".join(problems))
+    return found
 
 
 def _check_identity(module: object, name: str) -> None:
@@ -164,7 +192,7 @@ def _function(module: object) -> CreateCompletion:
 
 def _takes_options(fn: CreateCompletion, options: tuple[Option, ...]) -> bool:
     """Whether ``fn`` takes **kwargs, once its parameters are known to fit the contract."""
-    positional, keywords, varkw = _signature(fn)
+    positional, keywords, varkw = signature(fn)
     problems = []
     if [p for p, _ in positional[:3]] != ["model", "messages", "stream"]:
         problems.append("`_create_completion` must take (model, messages, stream, **kwargs)")
@@ -201,6 +229,17 @@ def _params(module: object) -> str | None:
     return text(module, "params", "`params` must be a string")
 
 
+def _derived_params(
+    module: object, name: str, fn: CreateCompletion, options: tuple[Option, ...]
+) -> str:
+    """gpt4free's ``params``, named after the module (or the provider, if that is unreadable)."""
+    try:
+        module_name = text(module, "__name__", "`__name__`")
+    except InvalidProviderError:
+        module_name = None
+    return derive_params(module_name or name, fn, options)
+
+
 def _check_text(*declared: str | None) -> None:
     """Declared text is shown as JSON (``providers --json``): it must be valid Unicode."""
     if json_problem(list(declared)):
@@ -208,37 +247,6 @@ def _check_text(*declared: str | None) -> None:
             "declared text (url, models, params, connect_hint) holds a lone surrogate: "
             "it must be valid Unicode"
         )
-
-
-def _signature(fn: Callable[..., Any]) -> tuple[list[tuple[str, str]], set[str], bool]:
-    """Positional parameters with type names, keyword names, and whether **kwargs is taken."""
-    params = parameters(fn)
-    positional = [
-        (p.name, _type_name(None if p.annotation is p.empty else p.annotation))
-        for p in params
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
-    keywords = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-    varkw = any(p.kind is p.VAR_KEYWORD for p in params)
-    return positional, keywords, varkw
-
-
-def _type_name(annotation: object) -> str:
-    if annotation is None:
-        return "Any"
-    if isinstance(annotation, str):  # postponed annotation: "list[dict[str, str]]" -> "list"
-        return annotation.split("[", 1)[0].strip()
-    origin = getattr(annotation, "__origin__", None)
-    return getattr(origin or annotation, "__name__", None) or str(annotation)
-
-
-def derive_params(qualified: str, fn: Callable[..., Any], options: tuple[Option, ...]) -> str:
-    """gpt4free's ``params`` string, with every declared option and its default added."""
-    positional, _, _ = _signature(fn)
-    declared = {opt.name for opt in options}
-    parts = [f"{name}: {kind}" for name, kind in positional if name not in declared]
-    parts += [opt.describe() for opt in options]
-    return f"{qualified} supports: ({', '.join(parts)})"
 
 
 @attrs.frozen
@@ -263,6 +271,12 @@ class ProviderInfo:
     module: object = attrs.field(default=None, repr=False, eq=False)
     #: What to tell a user who cannot reach the declared ``url`` (the module's ``connect_hint``).
     connect_hint: str | None = attrs.field(default=None, repr=False, eq=False)
+    #: An environment variable the credential is also read from (after auth= and _AUTH).
+    auth_env: str | None = None
+    #: Where g4f_core.Client puts the credential: "bearer", "header:NAME" or "none".
+    auth_scheme: str = attrs.field(default="bearer", repr=False)
+    #: The config file and table this provider was made from, if it was.
+    origin: Origin | None = None
 
     @property
     def qualified_name(self) -> str:
@@ -285,6 +299,7 @@ class ProviderInfo:
         distribution: str | None = None,
         version: str | None = None,
         entry_point: str | None = None,
+        origin: Origin | None = None,
     ) -> ProviderInfo:
         """Read and validate a provider's declarations; raise InvalidProviderError if broken."""
         _check_identity(module, name)
@@ -299,23 +314,20 @@ class ProviderInfo:
                 return fallback
 
         fn: CreateCompletion | None = attempt(lambda: _function(module), None)
-        no_models: tuple[tuple[str, ...], Mapping[str, str]] = ((), MappingProxyType({}))
-        models, model_ids = attempt(lambda: _models(module), no_models)
+        models, model_ids = attempt(lambda: _models(module), _NO_MODELS)
         supports_stream = attempt(lambda: _flag(module, "supports_stream"), False)
         needs_auth = attempt(lambda: _flag(module, "needs_auth"), False)
         working = attempt(lambda: _flag(module, "working", True), True)
+        auth = attempt(lambda: _auth(module), _NO_AUTH)
         url = attempt(lambda: _url(module), None)
         hint = attempt(lambda: _connect_hint(module), None)
-        no_options: tuple[Option, ...] = ()
-        options = attempt(lambda: _options(module), no_options)
+        options = attempt(lambda: _options(module), _NO_OPTIONS)
         varkw = False if fn is None else attempt(lambda: _takes_options(fn, options), False)
         emulator = attempt(lambda: _emulator(module), None)
         params = attempt(lambda: _params(module), None)
         if problems or fn is None:
             raise InvalidProviderError("; ".join(problems))
-        if params is None:
-            module_name = attempt(lambda: text(module, "__name__", "`__name__`"), None)
-            params = derive_params(module_name or name, fn, options)
+        params = _derived_params(module, name, fn, options) if params is None else params
         _check_text(url, hint, params, *models, *model_ids.values())
         return cls(
             name=name,
@@ -335,6 +347,8 @@ class ProviderInfo:
             emulator=emulator,
             module=module,
             connect_hint=hint,
+            origin=origin,
+            **auth,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -351,4 +365,6 @@ class ProviderInfo:
             "distribution": self.distribution,
             "version": self.version,
             "entry_point": self.entry_point,
+            "auth_env": self.auth_env,
+            "origin": self.origin.to_dict() if self.origin else None,
         }

@@ -6,7 +6,9 @@ a :class:`PluginFailure` and leaves nothing registered, while every other plugin
 still loads. Discovery is lazy, runs once under a lock, and its result never
 changes afterwards, so lookups need no locking. Two distributions declaring the
 same name are both kept under ``distribution:Name``; the bare name is refused as
-ambiguous instead of being decided by install order.
+ambiguous instead of being decided by install order. Register hooks, and the config
+file's tables they turn into providers, are handled by ``registration.py``; a provider
+made from a table never shadows an installed one.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from g4f_core.context import env_flag
 from g4f_core.errors import AmbiguousProviderError, PluginLoadError, ProviderNotFoundError
 from g4f_core.plugins import forking
 from g4f_core.plugins.dists import Distribution, distributions
-from g4f_core.plugins.hooks import Hooks, call
+from g4f_core.plugins.hooks import Hooks
 from g4f_core.plugins.provider import InvalidProviderError, ProviderInfo
+from g4f_core.plugins.registration import Registration, yield_to_installed
 from g4f_core.plugins.sources import (
     GROUP,
     PluginFailure,
@@ -32,7 +35,6 @@ from g4f_core.plugins.sources import (
     entry_points,
     exception_text,
     has_hooks,
-    name_of,
     not_found,
     search_path,
 )
@@ -127,8 +129,19 @@ class Registry(forking.ForkSafe):
             if loaded:
                 add = partial(self._add, obj, source, found, hook_plugins)
                 self._isolated(source, "could not be read", add)
+        registration = Registration(
+            environ=env,
+            read=self._read,
+            fail=self._fail,
+            disabled=self._is_disabled,
+            isolated=self._isolated,
+        )
         for plugin, source in hook_plugins:
-            self._call_register_hooks(plugin, source, found)
+            read = partial(self._hooks.register_hooks, plugin)
+            loaded, impls = self._isolated(source, "its register hook could not be read", read)
+            if loaded:
+                registration.call(impls, source, found)
+        registration.finish()
         self._index(found)
 
     def _isolated(self, source: Source, what: str, run: Callable[[], Any]) -> tuple[bool, Any]:
@@ -163,8 +176,10 @@ class Registry(forking.ForkSafe):
             return
         info = None
         if is_provider:
-            info = self._read_into(obj, source, None)
-            if info is None:
+            try:
+                info = self._read(obj, source)
+            except InvalidProviderError as exc:
+                self._fail(source, f"invalid provider: {exc}", exc)
                 return
         if hooked:
             error = self._hooks.register(obj, f"{source.distribution or '-'}:{source.name}")
@@ -175,47 +190,15 @@ class Registry(forking.ForkSafe):
         if info is not None:
             found.append(info)
 
-    def _read_into(
-        self, obj: object, source: Source, found: list[ProviderInfo] | None
-    ) -> ProviderInfo | None:
-        """Read a provider record (into ``found``); a broken contract is a failure."""
-        try:
-            info = ProviderInfo.from_module(
-                obj,
-                name=source.name,
-                distribution=source.distribution,
-                version=source.version,
-                entry_point=source.entry_point,
-            )
-        except InvalidProviderError as exc:
-            self._fail(source, f"invalid provider: {exc}", exc)
-            return None
-        if found is not None:
-            found.append(info)
-        return info
-
-    def _call_register_hooks(
-        self, plugin: object, source: Source, found: list[ProviderInfo]
-    ) -> None:
-        """Call the plugin's registration hooks; each provider registered is isolated."""
-
-        def register(
-            provider: object, name: str | None = None, distribution: str | None = None
-        ) -> None:
-            pname = name if isinstance(name, str) and name else name_of(provider)
-            sub = Source(
-                pname.rsplit(".", 1)[-1],
-                f"{source.entry_point} (registered by hook)" if source.entry_point else None,
-                distribution if isinstance(distribution, str) else source.distribution,
-                source.version,
-            )
-            if self._is_disabled(sub.name, sub.distribution):
-                return
-            self._isolated(sub, "could not be read", partial(self._read_into, provider, sub, found))
-
-        for impl in self._hooks.implementations("g4f_core_register_providers", plugin):
-            run = partial(call, impl, register=register)  # whatever it raises is its failure
-            self._isolated(source, "g4f_core_register_providers raised", run)
+    def _read(self, obj: object, source: Source) -> ProviderInfo:
+        return ProviderInfo.from_module(
+            obj,
+            name=source.name,
+            distribution=source.distribution,
+            version=source.version,
+            entry_point=source.entry_point,
+            origin=source.origin,
+        )
 
     def _is_disabled(self, name: str, distribution: str | None) -> bool:
         low = name.lower()
@@ -236,16 +219,14 @@ class Registry(forking.ForkSafe):
             ) from exc
 
     def _index(self, found: list[ProviderInfo]) -> None:
+        found = yield_to_installed(found, lambda info, error: self._fail(_source(info), error))
         found.sort(key=lambda p: (p.name.lower(), p.distribution or ""))
         by_name: dict[str, list[ProviderInfo]] = {}
         kept: list[ProviderInfo] = []
         for info in found:
             qualified = _qualified_key(info.qualified_name)
             if qualified in self._by_qualified:
-                self._fail(
-                    Source(info.name, info.entry_point, info.distribution, info.version),
-                    f"provider {info.qualified_name!r} is registered twice",
-                )
+                self._fail(_source(info), f"provider {info.qualified_name!r} is registered twice")
                 continue
             self._by_qualified[qualified] = info
             by_name.setdefault(info.name.lower(), []).append(info)
@@ -255,7 +236,7 @@ class Registry(forking.ForkSafe):
                 dists = ", ".join(p.distribution or "code" for p in same)
                 for info in same:
                     self._fail(
-                        Source(info.name, info.entry_point, info.distribution, info.version),
+                        _source(info),
                         f"name clash: {info.name!r} is declared by {dists}; "
                         f"select this one as {info.qualified_name!r}",
                     )
@@ -338,6 +319,10 @@ class Registry(forking.ForkSafe):
 
 class _StrictStop(PluginLoadError):
     """Strict mode's stop at the first failure: the one error that leaves plugin isolation."""
+
+
+def _source(info: ProviderInfo) -> Source:
+    return Source(info.name, info.entry_point, info.distribution, info.version, info.origin)
 
 
 def _qualified_key(qualified: str) -> str:

@@ -12,36 +12,66 @@ import attrs
 
 from g4f_core.options import closest
 from g4f_core.plugins.dists import Distribution
+from g4f_core.plugins.marker import IMPL_MARK
 
 __all__ = [
     "GROUP",
+    "IMPL_MARK",
+    "Origin",
     "PluginFailure",
     "Source",
     "canonical",
     "entry_points",
     "exception_text",
     "has_hooks",
+    "hook_functions",
+    "impl_options",
     "name_of",
     "not_found",
     "search_path",
 ]
 
 GROUP = "g4f_core.providers"
-IMPL_MARK = "g4f_core_impl"  # the attribute pluggy's HookimplMarker("g4f_core") sets
+
+
+@attrs.frozen
+class Origin:
+    """Where a provider was declared in configuration: a config file and, in it, a table.
+
+    ``table`` is None for a problem with the whole file (it cannot be read or parsed).
+    """
+
+    file: str
+    table: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file} [{self.table}]" if self.table else self.file
+
+    @property
+    def short(self) -> str:
+        """The file's base name and the table, for a table column."""
+        name = os.path.basename(self.file)
+        return f"{name} [{self.table}]" if self.table else name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "table": self.table}
 
 
 @attrs.frozen
 class PluginFailure:
-    """A plugin that did not load, with where it came from and why."""
+    """A plugin (or a config table) that did not load, with where it came from and why."""
 
     name: str
     entry_point: str | None
     distribution: str | None
     version: str | None
     error: str
+    origin: Origin | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return attrs.asdict(self)
+        data = attrs.asdict(self, recurse=False)
+        data["origin"] = self.origin.to_dict() if self.origin else None
+        return data
 
 
 @attrs.frozen
@@ -52,9 +82,12 @@ class Source:
     entry_point: str | None = None
     distribution: str | None = None
     version: str | None = None
+    origin: Origin | None = None
 
     def failure(self, error: str) -> PluginFailure:
-        return PluginFailure(self.name, self.entry_point, self.distribution, self.version, error)
+        return PluginFailure(
+            self.name, self.entry_point, self.distribution, self.version, error, self.origin
+        )
 
 
 def _folder_name(dist: Distribution) -> str | None:
@@ -102,15 +135,29 @@ def search_path() -> list[str]:
 
 
 def has_hooks(obj: object) -> bool:
-    """Whether any of ``obj``'s own attributes is a hook implementation.
+    """Whether any of ``obj``'s own attributes is a hook implementation."""
+    return bool(hook_functions(obj))
+
+
+def hook_functions(obj: object) -> dict[str, Any]:
+    """``obj``'s own attributes that are hook implementations, by name.
 
     Read statically: a module may hold lazy proxies whose attribute access imports an
     optional dependency (and raises without it); that is no reason to fail the plugin.
     """
     namespace = _own_dict(obj)
-    return namespace is not None and any(
-        IMPL_MARK in (_own_dict(value) or ()) for value in list(namespace.values())
-    )
+    if namespace is None:
+        return {}
+    return {
+        name: value
+        for name, value in list(namespace.items())
+        if isinstance(name, str) and impl_options(value) is not None
+    }
+
+
+def impl_options(function: object) -> Any:
+    """The options pluggy's marker set on ``function`` (``g4f_core_impl``), or None."""
+    return (_own_dict(function) or {}).get(IMPL_MARK)
 
 
 def _own_dict(obj: object) -> dict[str, Any] | None:
@@ -144,7 +191,9 @@ def not_found(
     """Why no provider answers to ``name``: it failed to load, is disabled, or "did you mean"."""
     base = name.lower().rsplit(":", 1)[-1]
     for failure in failures:
-        if failure.name.lower() == base and not failure.error.startswith("name clash"):
+        if failure.name.lower() == base and "name clash" not in failure.error:
+            if failure.origin is not None:
+                return f"provider {name!r} could not be made from the config file: {failure.error}"
             return (
                 f"provider {name!r} is installed but failed to load: {failure.error} "
                 f"(from {failure.distribution or 'code'}; run with G4F_CORE_STRICT=1 "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from functools import partial
 
-from g4f_core.context import env_name
+from g4f_core.context import credential_settings, env_name
 from g4f_core.errors import (
     ProviderConnectionError,
     ProviderError,
@@ -79,7 +79,10 @@ def _live_answers(session: Session) -> str:
         )
     session.target = origin(url)  # a live URL may carry a key in its user part or query
     if session.info.needs_auth and not session.has_credential():
-        raise Fail(f"the provider needs a credential: set {env_name(name, 'AUTH')}")
+        raise Fail(
+            "the provider needs a credential: "
+            + credential_settings(name, session.info.auth_env).replace("pass auth=... or ", "")
+        )
     try:
         session.bounded(lambda: session.complete(base_url=None))
     except (ProviderConnectionError, ProviderTimeoutError) as exc:

@@ -21,7 +21,8 @@ import attrs
 
 from g4f_core.api import complete, stream
 from g4f_core.calls import ChatStream
-from g4f_core.context import CallContext, env_name
+from g4f_core.context import credential
+from g4f_core.planning import context_for
 from g4f_core.plugins.provider import ProviderInfo
 from g4f_core.plugins.registry import Registry
 from g4f_core.testing.loopback import Relay
@@ -150,10 +151,12 @@ class Session:
 
     def live_url(self) -> str | None:
         """Where a live call goes: ``G4F_CORE_<NAME>_URL``, else the declared ``url``."""
-        return CallContext.build(self.info.name, self.info.url, {}, self.environ).base_url
+        return context_for(self.info, {}, self.environ).base_url
 
     def has_credential(self) -> bool:
-        return bool(self.environ.get(env_name(self.info.name, "AUTH")))
+        """Whether a live call has a credential: G4F_CORE_<NAME>_AUTH or the auth_env one."""
+        info = self.info
+        return credential(info.name, {}, self.environ, info.auth_env)[0] is not None
 
     def require_endpoint(self) -> None:
         if self.endpoint_ok is False:

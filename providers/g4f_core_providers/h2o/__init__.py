@@ -223,8 +223,11 @@ def _new_conversation(http: Client, upstream: str) -> str:
 
 
 def _tokens(http: Client, response: requests.Response) -> Generator[str, None, None]:
-    """Yield each token's text as its event arrives; stop at the final event."""
-    from g4f_core.errors import ProviderConnectionError, ProviderResponseError
+    """Yield each token's text as its event arrives; stop at the final event.
+
+    One pass per event: parse it once, then check exactly what is used of it.
+    """
+    from g4f_core.errors import ProviderConnectionError
 
     ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "text/event-stream":
@@ -233,44 +236,20 @@ def _tokens(http: Client, response: requests.Response) -> Generator[str, None, N
         finally:
             response.close()
     events = http.events(response)
+    decoded = _decoded
     try:
-        loads = json.loads
         for data in events:
-            try:
-                event = loads(data)
-                token = event["token"]
-                text = token["text"]
-                fast = type(text) is str and type(event) is dict and "error" not in event
-            except (ValueError, RecursionError, KeyError, TypeError, IndexError):
-                fast = False
-            if fast:
-                special = token.get("special", False)
-                if type(special) is not bool:
-                    raise _not_a_flag(special)
-                if not special:
-                    yield text
-                if event.get("generated_text") is not None:
-                    http.finish(response)
-                    return
-                continue
-            event = _parse(data)
-            if "error" in event:
-                kind = event.get("error_type")
-                kind = kind if isinstance(kind, str) else None
-                raise ProviderResponseError(
-                    f"the model server reported {kind or 'an error'}: {_quoted(event['error'])}",
-                    provider="H2o",
-                    error_type=kind,
-                    retryable=kind in _RETRYABLE_EVENTS,
-                )
+            event = decoded(data)
+            if type(event) is not dict or "error" in event:
+                raise _bad_event(data, event)
             token = event.get("token")
-            if not isinstance(token, dict) or not isinstance(token.get("text"), str):
-                raise ProviderResponseError("an event carried no token text", provider="H2o")
+            if type(token) is not dict or type(text := token.get("text")) is not str:
+                raise _bad_event(data, event)
             special = token.get("special", False)
             if type(special) is not bool:
                 raise _not_a_flag(special)
             if not special:
-                yield token["text"]
+                yield text
             if event.get("generated_text") is not None:
                 http.finish(response)
                 return
@@ -292,19 +271,39 @@ def _not_a_flag(special: object) -> Exception:
     )
 
 
-def _parse(data: str) -> dict[str, Any]:
+_raw_decode = json.JSONDecoder().raw_decode
+_JSON_SPACE = " \t\n\r"  # the whitespace json.loads allows around a value
+
+
+def _decoded(data: str) -> object:
+    """What ``json.loads(data)`` gives, or None where it raises: one decoder call per event."""
+    text = data.strip(_JSON_SPACE)
+    try:
+        event, end = _raw_decode(text)
+    except (ValueError, RecursionError):  # hostile nesting raises RecursionError
+        return None
+    return event if end == len(text) else None
+
+
+def _bad_event(data: str, event: object) -> Exception:
+    """The error for an event that is not a token: an error TGI reported, or malformed."""
     from g4f_core.errors import ProviderResponseError
 
-    try:
-        event = json.loads(data)
-    except (ValueError, RecursionError):
-        event = None
     if not isinstance(event, dict):
-        raise ProviderResponseError(
+        return ProviderResponseError(
             f"malformed event ({len(data)} characters of data that is not a JSON object)",
             provider="H2o",
         )
-    return event
+    if "error" in event:
+        kind = event.get("error_type")
+        kind = kind if isinstance(kind, str) else None
+        return ProviderResponseError(
+            f"the model server reported {kind or 'an error'}: {_quoted(event['error'])}",
+            provider="H2o",
+            error_type=kind,
+            retryable=kind in _RETRYABLE_EVENTS,
+        )
+    return ProviderResponseError("an event carried no token text", provider="H2o")
 
 
 def _not_a_token_stream(http: Client, response: requests.Response, ctype: str) -> Exception:
