@@ -7,6 +7,11 @@ reaches the caller a retryable failure is retried (``max_retries``, jittered
 backoff, ``Retry-After`` honoured within the deadline) and then the next candidate
 provider is tried; after the first chunk nothing is retried, so text is never
 duplicated, and the error carries ``partial_text``: exactly what was delivered.
+
+Closing works from any thread: while another thread is stepping the stream (blocked
+in a read, say), :meth:`ChatStream.close` cannot close the generator, so it aborts
+the call instead (transport/abort.py): the read is cut, the provider's clean-up runs
+on the stepping thread, and that thread's iteration simply ends.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from g4f_core.errors import (
 )
 from g4f_core.planning import Candidate, Plan
 from g4f_core.redaction import redact, safe_cause
+from g4f_core.transport.abort import Abort, abort_scope
 
 __all__ = ["ChatStream"]
 
@@ -44,16 +50,19 @@ class ChatStream(Iterator[str]):
     """The chunks of one call as they arrive.
 
     Closing it (``close()``, leaving a ``with`` block, or dropping it) stops the
-    provider and releases its connection. ``provider`` names the provider that
-    answered; ``text`` is everything delivered so far.
+    provider and releases its connection; ``close()`` works from any thread.
+    ``provider`` names the provider that answered; ``text`` is everything delivered
+    so far. ``started`` (monotonic) is when the call's deadline clock began, if
+    earlier than the first chunk asked for.
     """
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, *, started: float | None = None) -> None:
         self._plan = plan
         self._progress = _Progress()
+        self._abort = Abort()
         # The generator must not refer back to this object: with no reference cycle,
         # dropping the stream closes the provider at once, not at the next GC pass.
-        self._gen: Generator[str, None, None] = _drive(plan, self._progress)
+        self._gen: Generator[str, None, None] = _drive(plan, self._progress, self._abort, started)
 
     def __iter__(self) -> Generator[str, None, None]:
         return self._gen  # `for chunk in stream` runs at generator speed
@@ -68,7 +77,22 @@ class ChatStream(Iterator[str]):
         self.close()
 
     def close(self) -> None:
-        self._gen.close()
+        """Stop the call; from another thread, interrupt it where it waits."""
+        if not getattr(self._gen, "gi_running", False):
+            try:
+                self._gen.close()
+                return
+            except ValueError:  # another thread began stepping it just now
+                pass
+        self._interrupt()
+
+    def _interrupt(self) -> None:
+        """Abort the call without running any of it here: never blocks.
+
+        The thread stepping the stream sees its wait cut, runs the provider's
+        clean-up, and its iteration ends; a stream nobody steps ends at its next step.
+        """
+        self._abort.abort()
 
     @property
     def text(self) -> str:
@@ -114,8 +138,11 @@ class _Progress:
         return "".join(self._blocks) + "".join(self._recent)
 
 
-def _drive(plan: Plan, progress: _Progress) -> Generator[str, None, None]:
-    started = time.monotonic()
+def _drive(
+    plan: Plan, progress: _Progress, abort: Abort, started: float | None
+) -> Generator[str, None, None]:
+    if started is None:
+        started = time.monotonic()
     attempts: list[Attempt] = []
     for cand in plan.candidates:
         for number in range(1, plan.max_retries + 2):
@@ -131,9 +158,11 @@ def _drive(plan: Plan, progress: _Progress) -> Generator[str, None, None]:
             )
             try:
                 progress.provider = cand.info.qualified_name
-                yield from _attempt(plan, progress, cand, ctx)
+                yield from _attempt(plan, progress, cand, ctx, abort)
                 return
             except ProviderError as error:
+                if abort.aborted:
+                    return  # closed while it ran: no error, no retry, no fallback
                 error.partial_text = progress.text
                 attempts.append(Attempt(cand.info.qualified_name, error))
                 error.attempts = list(attempts)
@@ -144,14 +173,23 @@ def _drive(plan: Plan, progress: _Progress) -> Generator[str, None, None]:
                     if plan.by_name and cand is plan.candidates[-1]:
                         raise
                     break
-                time.sleep(delay)
+                if _backoff(abort, delay):
+                    return  # closed during the back-off
     raise AllProvidersFailedError(attempts)
 
 
-def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext) -> Iterator[str]:
+def _backoff(abort: Abort, seconds: float) -> bool:
+    """Sleep before a retry; True if the call was closed meanwhile (the sleep is cut)."""
+    return abort.wait(seconds)
+
+
+def _attempt(
+    plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext, abort: Abort
+) -> Iterator[str]:
     info = cand.info
     run = contextvars.copy_context()
     run.run(_current.set, ctx)
+    run.run(abort_scope.set, abort)
     observe = plan.registry.has_observers
     began = time.monotonic()
     outcome = "error"
@@ -180,23 +218,23 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
                 )
             if not chunk:
                 continue
+            if abort.aborted:  # closed from another thread: deliver nothing more
+                break
             progress.add(chunk)
             yield chunk
             if deadline_at is not None and time.monotonic() >= deadline_at:
                 raise ctx.deadline_error()
-        outcome = "ok"
+        outcome = "cancelled" if abort.aborted else "ok"
     except GeneratorExit:
         outcome = "cancelled"
         raise
-    except ProviderError as exc:
-        exc.provider = exc.provider or info.name
-        failure = exc
-        raise
-    except G4FError as exc:
-        failure = exc
-        raise
-    except Exception as exc:  # noqa: BLE001 - anything a provider raises becomes typed
-        failure = redact(_wrap(exc, info.name), ctx.auth)
+    except Exception as exc:  # anything a provider raises becomes typed (or ends an abort)
+        if abort.aborted:
+            outcome = "cancelled"  # the abort cut a wait: the caller asked for no more
+            return
+        failure = _typed(exc, info.name, ctx)
+        if failure is exc:
+            raise
         raise failure from safe_cause(exc)
     finally:
         close = getattr(source, "close", None)
@@ -223,6 +261,16 @@ def _event(cand: Candidate, plan: Plan, ctx: CallContext) -> Any:
     from g4f_core.plugins.hookspecs import CallEvent
 
     return CallEvent(cand.info.qualified_name, cand.model, plan.stream, ctx.attempt)
+
+
+def _typed(exc: Exception, provider: str, ctx: CallContext) -> G4FError:
+    """The error tree's view of what an attempt raised (g4f-core errors pass unchanged)."""
+    if isinstance(exc, ProviderError):
+        exc.provider = exc.provider or provider
+        return exc
+    if isinstance(exc, G4FError):
+        return exc
+    return redact(_wrap(exc, provider), ctx.auth)
 
 
 def _wrap(exc: Exception, provider: str) -> ProviderError:

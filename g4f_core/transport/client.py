@@ -29,6 +29,7 @@ from g4f_core.errors import (
     ProviderTimeoutError,
 )
 from g4f_core.redaction import redact, safe_cause
+from g4f_core.transport.abort import Abort, abort_scope
 from g4f_core.transport.pool import shared_adapter
 from g4f_core.transport.sse import DecodeError, LineTooLongError, SSEDecoder
 from g4f_core.transport.translate import error_from_response, origin, parse_retry_after, translate
@@ -46,6 +47,8 @@ class Client:
 
     def __init__(self, context: CallContext | None = None, *, base_url: str | None = None) -> None:
         self.context = context or current()
+        # The running call's abort: close() from any thread cuts this client's waits.
+        self._abort = abort_scope.get()
         url = self.context.base_url or base_url
         if not url:
             raise ProviderConnectionError(
@@ -98,6 +101,11 @@ class Client:
         ``cleanup`` requests (a DELETE after a failure) may run a short grace past the
         deadline, so that a call that ran out of time still tidies up after itself.
         """
+        abort = None if cleanup else self._abort  # clean-up runs even after an abort
+        if abort is not None and abort.aborted:
+            raise ProviderConnectionError(
+                "the call was closed; nothing more is sent", provider=self.context.provider
+            )
         if cleanup:
             left = self.context.remaining()
             wait = min(timeout or self.context.timeout, self.context.timeout)
@@ -106,6 +114,7 @@ class Client:
         else:
             wait = self.context.wait_limit(timeout)
         token = expiry.set(time.monotonic() + wait)
+        scope = abort_scope.set(abort)  # the head read attaches to it (pool.py)
         try:
             # Always streamed underneath, so no body (an error page included) is read unbounded.
             response = self.session.request(
@@ -132,6 +141,7 @@ class Client:
             raise redact(error, self.context.auth) from safe_cause(exc)
         finally:
             expiry.reset(token)
+            abort_scope.reset(scope)
         if response.status_code not in expect:
             try:
                 with self._watching(response):  # an error body may trickle too
@@ -140,16 +150,18 @@ class Client:
                 response.close()
             raise redact(error, self.context.auth)
         if not stream:
-            self._read_body(response)
+            self._read_body(response, abort)
         return response
 
-    def _read_body(self, response: requests.Response) -> None:
+    def _read_body(self, response: requests.Response, abort: Abort | None) -> None:
         """Read a whole (small) body: within one timeout, within the deadline, capped."""
         limit = self.context.max_reply_bytes
         sock = _socket(response.raw)
         until = self._until(time.monotonic())
         if sock is not None:
             watchdog.watch(sock, until)
+            if abort is not None:
+                abort.attach(sock, response.raw)
         try:
             body = response.raw.read(limit + 1, decode_content=True) or b""
             if (sock is not None and watchdog.clear(sock)) or time.monotonic() >= until:
@@ -160,6 +172,8 @@ class Client:
         finally:
             if sock is not None:
                 watchdog.clear(sock)
+                if abort is not None:
+                    abort.detach(sock)
         if len(body) > limit:
             response.close()
             raise ProviderResponseError(
@@ -184,8 +198,11 @@ class Client:
         raw = response.raw
         sock = _socket(raw)
         until = self._until(last_event)
+        abort = self._abort
         if sock is not None:
             watchdog.watch(sock, until)
+            if abort is not None:  # attached while suspended too: a close cuts the stream
+                abort.attach(sock, raw)
         try:
             while True:
                 idle_left = ctx.timeout - (time.monotonic() - last_event)
@@ -237,6 +254,8 @@ class Client:
         finally:
             if sock is not None:
                 watchdog.clear(sock)
+                if abort is not None:
+                    abort.detach(sock)
             response.close()
 
     def finish(self, response: requests.Response, *, limit: int = _READ_SIZE) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from g4f_core.transport.abort import abort_scope
 from g4f_core.transport.watchdog import expiry, watchdog
 
 __all__ = ["shared_adapter"]
@@ -28,15 +29,24 @@ _adapter_lock = threading.Lock()
 
 
 def _watched_head(sock: socket.socket | None, read: Callable[[], _Response]) -> _Response:
-    """Read a response head with the socket under the watchdog (see watchdog.py)."""
+    """Read a response head with the socket under the watchdog (see watchdog.py).
+
+    The socket is also attached to the call's abort, so closing the call from another
+    thread ends this wait at once (see abort.py).
+    """
     until = expiry.get()
     if until is None or sock is None:
         return read()
+    abort = abort_scope.get()
+    if abort is not None:
+        abort.attach(sock)
     watchdog.watch(sock, until)
     try:
         response = read()
     finally:
         fired = watchdog.clear(sock)
+        if abort is not None:
+            abort.detach(sock)
     if fired:  # the head was cut short: http.client may have taken the cut for its end
         response.close()
         raise TimeoutError("the response head did not arrive in time")
