@@ -1,0 +1,178 @@
+"""One async stream's hand-off: a worker thread steps the sync stream, the loop reads it.
+
+The worker appends chunks to a deque and wakes the loop only when the reader is waiting
+(``call_soon_threadsafe``, one self-pipe write), so a fast stream is read in batches.
+The deque is bounded: past ``HIGH`` chunks the worker waits until the reader has taken
+it down to ``LOW``. Every cross-thread step is a single atomic operation (deque append
+and pop, attribute reads, ``SimpleQueue.put``); the loop never takes a lock, so no
+thread can make it wait. Cancelling (from the loop, a finalizer or any thread) aborts
+the sync stream: a blocked read is cut, and the provider's clean-up runs on the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import queue
+from typing import Any
+
+from g4f_core.calls import ChatStream
+
+__all__ = ["HIGH", "LOW", "Job"]
+
+HIGH = 256  # chunks buffered before the worker waits for the reader
+LOW = HIGH // 2  # and how far the reader takes the buffer down before waking it
+_ROOM_POLL = 1.0  # a waiting worker looks at its cancel flag at least this often
+
+
+class Job:
+    """The state one worker and one reader share; the worker runs it by calling it."""
+
+    __slots__ = (
+        "_room",
+        "_woken",
+        "blocked",
+        "cancelled",
+        "chunks",
+        "collect",
+        "error",
+        "finished",
+        "loop",
+        "result",
+        "stream",
+        "waiter",
+    )
+
+    def __init__(
+        self, stream: ChatStream, loop: asyncio.AbstractEventLoop, *, collect: bool = False
+    ) -> None:
+        self.stream = stream
+        self.loop = loop
+        self.collect = collect  # join the reply on the worker (acomplete) instead of streaming
+        self.chunks: collections.deque[str] = collections.deque()
+        self.waiter: asyncio.Future[None] | None = None  # written by the reader only
+        self._woken: asyncio.Future[None] | None = None  # written by the worker only
+        self.finished = False
+        self.cancelled = False
+        self.blocked = False  # the worker waits for room
+        self.error: BaseException | None = None
+        self.result: str | None = None
+        self._room: queue.SimpleQueue[None] = queue.SimpleQueue()
+
+    # --- the worker's side -------------------------------------------------------------
+
+    def __call__(self) -> None:
+        stream = self.stream
+        try:
+            if not self.cancelled:
+                if self.collect:
+                    self.result = "".join(stream)
+                else:
+                    self._pump(stream)
+        except BaseException as exc:  # noqa: BLE001 - every outcome goes to the reader
+            self.error = exc
+        finally:
+            try:
+                stream.close()  # on this thread: the provider's clean-up, if any is left
+            except Exception as exc:  # noqa: BLE001 - the outcome is already decided
+                if self.error is None:
+                    self.error = exc
+            self.finished = True
+            self._notify()
+
+    def _pump(self, stream: ChatStream) -> None:
+        chunks = self.chunks
+        append = chunks.append
+        for chunk in stream:
+            if self.cancelled:
+                return
+            append(chunk)
+            if self.waiter is not None:
+                self._notify()
+            if len(chunks) >= HIGH:
+                self._wait_for_room()
+
+    def _wait_for_room(self) -> None:
+        chunks = self.chunks
+        while not self.cancelled:
+            self.blocked = True
+            if len(chunks) <= LOW:  # checked after raising the flag: no wake-up is missed
+                break
+            with contextlib.suppress(queue.Empty):
+                self._room.get(timeout=_ROOM_POLL)
+        self.blocked = False
+
+    def _notify(self) -> None:
+        """Wake the reader if it waits (once per wait)."""
+        future = self.waiter
+        if future is None or future is self._woken:
+            return
+        self._woken = future
+        try:
+            self.loop.call_soon_threadsafe(_wake, future)
+        except RuntimeError:  # the loop is closed: nobody is left to read
+            self.cancel()
+
+    def failed(self, error: BaseException) -> None:
+        """The job could not be started (no thread): report it to the reader."""
+        self.error = error
+        self.finished = True
+        self._notify()
+
+    # --- any thread --------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Stop the stream; never blocks, never runs provider code here."""
+        if self.cancelled:
+            return
+        self.cancelled = True
+        self.stream._interrupt()
+        self._room.put(None)
+
+    # --- the loop's side ---------------------------------------------------------------
+
+    def make_room(self) -> None:
+        self.blocked = False
+        self._room.put(None)
+
+    async def arrival(self) -> None:
+        """Until a chunk is there or the stream has ended; a cancel stops the stream."""
+        future = self.loop.create_future()
+        self.waiter = future
+        if self.chunks or self.finished:  # checked after publishing the waiter
+            self.waiter = None
+            return
+        try:
+            await future
+        except asyncio.CancelledError:
+            self.cancel()
+            raise
+        finally:
+            self.waiter = None
+
+    async def settle(self, within: float) -> None:
+        """After a cancel: until the worker has finished its clean-up, at most ``within`` s."""
+        loop = self.loop
+        end = loop.time() + within
+        while not self.finished:
+            self.chunks.clear()  # nobody will read them now
+            left = end - loop.time()
+            if left <= 0:
+                return  # the worker finishes on its own; its clean-up has its own bounds
+            future: asyncio.Future[None] = loop.create_future()
+            self.waiter = future
+            if self.finished:
+                self.waiter = None
+                return
+            timer = loop.call_later(left, _wake, future)
+            try:
+                await future
+            finally:
+                timer.cancel()
+                self.waiter = None
+
+
+def _wake(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_result(None)
