@@ -1,7 +1,10 @@
 """One async stream's hand-off: a worker thread steps the sync stream, the loop reads it.
 
-The worker appends chunks to a deque and wakes the loop only when the reader is waiting
-(``call_soon_threadsafe``, one self-pipe write), so a fast stream is read in batches.
+The worker appends chunks to a deque and wakes the loop only when the reader is waiting,
+so a fast stream is read in batches. Wake-ups of all the streams of one loop are
+coalesced (:class:`Waker`): one ``call_soon_threadsafe`` (a self-pipe write, and for the
+loop a ``recv`` and an ``epoll`` wake, each giving up the interpreter lock, which a busy
+process then takes milliseconds to give back) per batch, not per chunk.
 The deque is bounded: past ``HIGH`` chunks the worker waits until the reader has taken
 it down to ``LOW``. Every cross-thread step is a single atomic operation (deque append
 and pop, attribute reads, ``SimpleQueue.put``); the loop never takes a lock, so no
@@ -15,15 +18,54 @@ import asyncio
 import collections
 import contextlib
 import queue
+import weakref
 from typing import Any
 
 from g4f_core.calls import ChatStream
 
-__all__ = ["HIGH", "LOW", "Job"]
+__all__ = ["HIGH", "LOW", "Job", "Waker"]
 
 HIGH = 256  # chunks buffered before the worker waits for the reader
 LOW = HIGH // 2  # and how far the reader takes the buffer down before waking it
 _ROOM_POLL = 1.0  # a waiting worker looks at its cancel flag at least this often
+
+
+class Waker:
+    """Wakes one loop's readers for every worker: one loop callback per batch."""
+
+    __slots__ = ("__weakref__", "_drain_cb", "loop", "pending", "scheduled")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.pending: collections.deque[asyncio.Future[None]] = collections.deque()
+        self.scheduled = False
+        self._drain_cb = self._drain
+
+    def wake(self, future: asyncio.Future[None]) -> None:
+        """From any thread; raises RuntimeError when the loop is closed."""
+        self.pending.append(future)
+        if not self.scheduled:  # read after the append: a running drain pops it, or we schedule
+            self.scheduled = True
+            self.loop.call_soon_threadsafe(self._drain_cb)
+
+    def _drain(self) -> None:
+        self.scheduled = False  # cleared before popping: a later append schedules anew
+        pending = self.pending
+        while pending:
+            future = pending.popleft()
+            if not future.done():
+                future.set_result(None)
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> Waker:
+        """The loop's waker (made on the loop, so never by two threads at once)."""
+        waker = _wakers.get(loop)
+        if waker is None:
+            waker = _wakers[loop] = cls(loop)
+        return waker
+
+
+_wakers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Waker] = weakref.WeakKeyDictionary()
 
 
 class Job:
@@ -42,6 +84,7 @@ class Job:
         "result",
         "stream",
         "waiter",
+        "waker",
     )
 
     def __init__(
@@ -49,6 +92,7 @@ class Job:
     ) -> None:
         self.stream = stream
         self.loop = loop
+        self.waker = Waker.of(loop)
         self.collect = collect  # join the reply on the worker (acomplete) instead of streaming
         self.chunks: collections.deque[str] = collections.deque()
         self.waiter: asyncio.Future[None] | None = None  # written by the reader only
@@ -110,7 +154,7 @@ class Job:
             return
         self._woken = future
         try:
-            self.loop.call_soon_threadsafe(_wake, future)
+            self.waker.wake(future)
         except RuntimeError:  # the loop is closed: nobody is left to read
             self.cancel()
 
