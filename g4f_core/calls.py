@@ -20,7 +20,7 @@ import contextvars
 import logging
 import random
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import attrs
@@ -124,6 +124,9 @@ class _Progress:
         self.chunks = 0
         self.chars = 0
         self.provider: str | None = None
+        # Set by a reader that is not the stepping thread (aio/handoff.py): it sees each
+        # finished attempt's event first and returns what the caller really received.
+        self.gate: Callable[[Any], Any] | None = None
 
     def add(self, chunk: str) -> None:
         self._recent.append(chunk)
@@ -254,6 +257,8 @@ def _attempt(
                 chunks=progress.chunks,
                 characters=progress.chars,
             )
+            if progress.gate is not None:
+                event = progress.gate(event)
             plan.registry.notify("g4f_core_call_finished", event=event)
 
 

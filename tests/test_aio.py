@@ -348,34 +348,54 @@ def shown(events: list[Any]) -> list[tuple[Any, ...]]:
     ]
 
 
-def test_observers_see_async_calls_exactly_like_sync_ones(observed: list[Any]) -> None:
+OBSERVED = {
+    "retried after a 503": {"fail_generation": [(503, "text/plain", b"busy")]},
+    "dropped after two tokens": {"drop_after": 2},
+    "stopped after one token, provider done": {},
+    "stopped after one token, provider stalled": {"stall_after": 1, "stall_seconds": 5.0},
+}
+
+
+@pytest.mark.parametrize("faults", OBSERVED.values(), ids=OBSERVED.keys())
+def test_observers_see_async_calls_exactly_like_sync_ones(
+    observed: list[Any], faults: dict[str, Any]
+) -> None:
+    stop_early = "drop_after" not in faults and "fail_generation" not in faults
     with H2oEmulator() as emu:
 
         def setup() -> None:
             observed.clear()
             emu.reset()
-            emu.faults.fail_generation = [(503, "text/plain", b"busy")]
+            for name, value in faults.items():
+                setattr(emu.faults, name, list(value) if isinstance(value, list) else value)
 
+        call = {"provider": "H2o", "base_url": emu.url, "max_retries": 1}
         setup()
-        sync_stream(messages="Hi", provider="H2o", base_url=emu.url, max_retries=1)
+        if stop_early:
+            with g4f_core.stream("Hi", **call) as chunks:
+                next(chunks)
+        else:
+            sync_stream(messages="Hi", **call)
         want = shown(observed)
-        setup()
-        run(async_stream(messages="Hi", provider="H2o", base_url=emu.url, max_retries=1))
-        assert shown(observed) == want
-        assert [e.outcome for e in observed] == [None, "error", None, "ok"]
 
-        async def stop_after_one() -> None:
-            async with g4f_core.astream("Hi", provider="H2o", base_url=emu.url) as chunks:
+        async def read() -> None:
+            if not stop_early:
+                await async_stream(messages="Hi", **call)
+                return
+            async with g4f_core.astream("Hi", **call) as chunks:
                 await chunks.__anext__()
+                if not faults:  # let the worker read the whole reply ahead first
+                    while any(r.method == "DELETE" for r in emu.requests) is False:
+                        await asyncio.sleep(0.005)
 
-        observed.clear()
-        with g4f_core.stream("Hi", provider="H2o", base_url=emu.url) as chunks:
-            next(chunks)
-        want = shown(observed)
-        observed.clear()
-        run(stop_after_one())
+        setup()
+        run(read())
         assert shown(observed) == want
-        assert observed[-1].outcome == "cancelled"
+    outcomes = [e.outcome for e in observed]
+    if stop_early:
+        assert outcomes == [None, "cancelled"] and observed[-1].chunks == 1
+    else:
+        assert outcomes[-1] in ("ok", "error") and len(outcomes) >= 2
 
 
 def test_an_async_timeout_is_the_sync_timeout_error(emulator: Any) -> None:

@@ -18,8 +18,11 @@ import asyncio
 import collections
 import contextlib
 import queue
+import time
 import weakref
 from typing import Any
+
+import attrs
 
 from g4f_core.calls import ChatStream
 
@@ -80,6 +83,7 @@ class Job:
         "collect",
         "error",
         "finished",
+        "level",
         "loop",
         "result",
         "stream",
@@ -99,10 +103,12 @@ class Job:
         self._woken: asyncio.Future[None] | None = None  # written by the worker only
         self.finished = False
         self.cancelled = False
-        self.blocked = False  # the worker waits for room
+        self.blocked = False  # the worker waits for the reader to take chunks ...
+        self.level = LOW  # ... down to this many
         self.error: BaseException | None = None
         self.result: str | None = None
         self._room: queue.SimpleQueue[None] = queue.SimpleQueue()
+        stream._progress.gate = self._gate
 
     # --- the worker's side -------------------------------------------------------------
 
@@ -122,8 +128,12 @@ class Job:
             except Exception as exc:  # noqa: BLE001 - the outcome is already decided
                 if self.error is None:
                     self.error = exc
-            self.finished = True
-            self._notify()
+            stream._progress.gate = None  # no cycle left behind
+
+    def done(self) -> None:
+        """Called once the worker is free again: the stream is over, tell the reader."""
+        self.finished = True
+        self._notify()
 
     def _pump(self, stream: ChatStream) -> None:
         chunks = self.chunks
@@ -135,17 +145,39 @@ class Job:
             if self.waiter is not None:
                 self._notify()
             if len(chunks) >= HIGH:
-                self._wait_for_room()
+                self._wait(LOW)
 
-    def _wait_for_room(self) -> None:
+    def _wait(self, level: int) -> None:
+        """Until the reader has taken the buffer down to ``level`` chunks, or stopped."""
         chunks = self.chunks
+        self.level = level
         while not self.cancelled:
             self.blocked = True
-            if len(chunks) <= LOW:  # checked after raising the flag: no wake-up is missed
+            if len(chunks) <= level:  # checked after raising the flag: no wake-up is missed
                 break
             with contextlib.suppress(queue.Empty):
                 self._room.get(timeout=_ROOM_POLL)
         self.blocked = False
+
+    def _gate(self, event: Any) -> Any:
+        """A finished attempt, as the sync API would report it: once the reader is done.
+
+        The worker reads ahead; an attempt's end is reported when the reader has taken
+        every chunk (or stopped), and a reader that stopped early sees, as in the sync
+        API, a cancelled attempt that delivered what it received.
+        """
+        began = time.monotonic()
+        self._wait(0)
+        pending = list(self.chunks) if self.cancelled else []
+        if pending:
+            event = attrs.evolve(
+                event,
+                outcome="cancelled",
+                error=None,
+                chunks=event.chunks - len(pending),
+                characters=event.characters - sum(map(len, pending)),
+            )
+        return attrs.evolve(event, elapsed=(event.elapsed or 0.0) + time.monotonic() - began)
 
     def _notify(self) -> None:
         """Wake the reader if it waits (once per wait)."""
@@ -161,8 +193,7 @@ class Job:
     def failed(self, error: BaseException) -> None:
         """The job could not be started (no thread): report it to the reader."""
         self.error = error
-        self.finished = True
-        self._notify()
+        self.done()
 
     # --- any thread --------------------------------------------------------------------
 
@@ -200,7 +231,6 @@ class Job:
         loop = self.loop
         end = loop.time() + within
         while not self.finished:
-            self.chunks.clear()  # nobody will read them now
             left = end - loop.time()
             if left <= 0:
                 return  # the worker finishes on its own; its clean-up has its own bounds

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 
 from g4f_core.aio import workers
-from g4f_core.aio.handoff import LOW, Job
+from g4f_core.aio.handoff import Job
 from g4f_core.calls import ChatStream
 from g4f_core.context import CallContext
 from g4f_core.errors import G4FError, ProviderTimeoutError
@@ -52,7 +52,7 @@ class AsyncChatStream(AsyncIterator[str]):
         while True:
             if chunks:
                 chunk = chunks.popleft()
-                if job.blocked and len(chunks) <= LOW:
+                if job.blocked and len(chunks) <= job.level:
                     job.make_room()
                 self._chars += len(chunk)
                 return chunk
@@ -60,7 +60,11 @@ class AsyncChatStream(AsyncIterator[str]):
                 if not chunks:  # appended before `finished` was set: seen by now
                     self._end(job)
                 continue
-            await job.arrival()
+            try:
+                await job.arrival()
+            except BaseException:  # cancelled: the job is stopped, nothing more is read
+                self._job, self._done = None, True
+                raise
 
     def _end(self, job: Job) -> None:
         """The stream is over: raise its error once, then StopAsyncIteration."""

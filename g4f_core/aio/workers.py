@@ -25,7 +25,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from g4f_core.errors import G4FError, InvalidRequestError
 
@@ -36,7 +36,15 @@ DEFAULT_LIMIT = 64  # the shared connection pool keeps 64 connections per host
 IDLE_TIMEOUT = 30.0
 _EXPIRED = object()  # what a timed-out wait for a worker resolves to
 
-Task = Callable[[], None]
+
+class Task(Protocol):
+    """What a worker runs: ``__call__`` on the worker; ``done`` once the worker is free."""
+
+    def __call__(self) -> None: ...
+
+    def done(self) -> None: ...
+
+    def failed(self, error: BaseException) -> None: ...
 
 
 def read_limit(environ: Any = None) -> int:
@@ -72,9 +80,11 @@ class Worker:
             # A task reports its own errors; nothing it raises may end the thread.
             with contextlib.suppress(BaseException):
                 task()
-            del task  # nothing of the finished stream stays referenced while idle
             pool.running.discard(self)
-            pool.release(self)
+            pool.release(self)  # free before the reader hears of it: the next call reuses it
+            with contextlib.suppress(BaseException):
+                task.done()
+            del task  # nothing of the finished stream stays referenced while idle
             while True:
                 try:
                     task = self.jobs.get(timeout=pool.idle_timeout)
@@ -164,7 +174,7 @@ class WorkerPool:
             thread.start()
         except BaseException:  # noqa: BLE001 - the system refused a thread; nothing may escape here
             self._permits.append(0)
-            _run_failed(task)
+            task.failed(G4FError("could not start a worker thread; lower " + ENV))
             self._offer_permit()
 
     def release(self, worker: Worker) -> None:
@@ -232,12 +242,6 @@ class WorkerPool:
 def _expire(future: asyncio.Future[Any]) -> None:
     if not future.done():
         future.set_result(_EXPIRED)
-
-
-def _run_failed(task: Task) -> None:
-    failed = getattr(task, "failed", None)
-    if failed is not None:
-        failed(G4FError("could not start a worker thread; lower G4F_CORE_ASYNC_WORKERS"))
 
 
 _pool: WorkerPool | None = None
