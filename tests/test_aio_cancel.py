@@ -364,3 +364,27 @@ def test_ticker_figures_are_the_largest_gap(pool: WorkerPool) -> None:
         return max(gaps)
 
     assert run(blocked()) >= 0.2
+
+
+def test_aclose_from_another_task_ends_the_reader_waiting_in_it(
+    pool: WorkerPool, stalled_site: RawServer
+) -> None:
+    """A task suspended in __anext__ is woken when another task closes the stream."""
+
+    async def scenario() -> list[str]:
+        chunks = g4f_core.astream("Hi", provider="H2o", base_url=stalled_site.url)
+        got: list[str] = []
+
+        async def reader() -> None:
+            async for piece in chunks:
+                got.append(piece)
+
+        task = asyncio.create_task(reader())
+        while not got:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.05)  # the reader now waits in __anext__
+        await chunks.aclose()
+        await asyncio.wait_for(task, 2.0)  # ends by itself: StopAsyncIteration
+        return got
+
+    assert run(scenario()) == [" a"]

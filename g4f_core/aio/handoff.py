@@ -80,6 +80,7 @@ class Job:
         "blocked",
         "cancelled",
         "chunks",
+        "closer",
         "collect",
         "error",
         "finished",
@@ -100,6 +101,7 @@ class Job:
         self.collect = collect  # join the reply on the worker (acomplete) instead of streaming
         self.chunks: collections.deque[str] = collections.deque()
         self.waiter: asyncio.Future[None] | None = None  # written by the reader only
+        self.closer: asyncio.Future[None] | None = None  # aclose() waiting for the end
         self._woken: asyncio.Future[None] | None = None  # written by the worker only
         self.finished = False
         self.cancelled = False
@@ -134,6 +136,10 @@ class Job:
         """Called once the worker is free again: the stream is over, tell the reader."""
         self.finished = True
         self._notify()
+        closer = self.closer  # read after `finished` is set: settle() checks in that order
+        if closer is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed
+                self.waker.wake(closer)
 
     def _pump(self, stream: ChatStream) -> None:
         chunks = self.chunks
@@ -227,24 +233,20 @@ class Job:
             self.waiter = None
 
     async def settle(self, within: float) -> None:
-        """After a cancel: until the worker has finished its clean-up, at most ``within`` s."""
-        loop = self.loop
-        end = loop.time() + within
-        while not self.finished:
-            left = end - loop.time()
-            if left <= 0:
-                return  # the worker finishes on its own; its clean-up has its own bounds
-            future: asyncio.Future[None] = loop.create_future()
-            self.waiter = future
-            if self.finished:
-                self.waiter = None
-                return
-            timer = loop.call_later(left, _wake, future)
-            try:
-                await future
-            finally:
-                timer.cancel()
-                self.waiter = None
+        """After a cancel: until the worker has finished its clean-up, at most ``within`` s.
+
+        A reader may still be waiting in ``arrival()``: this waits on a future of its own.
+        """
+        future: asyncio.Future[None] = self.loop.create_future()
+        self.closer = future
+        if self.finished:  # checked after publishing the future
+            return
+        timer = self.loop.call_later(within, _wake, future)
+        try:
+            await future  # done(), or the bound: the worker then finishes on its own
+        finally:
+            timer.cancel()
+            self.closer = None
 
 
 def _wake(future: asyncio.Future[Any]) -> None:
