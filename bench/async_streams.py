@@ -76,9 +76,10 @@ async def _async_load(url: str, streams: int, tokens: int) -> int:
     return sum(await asyncio.gather(*(one() for _ in range(streams))))
 
 
-def _sync_load(url: str, streams: int, tokens: int) -> int:
+def _sync_load(url: str, streams: int, tokens: int) -> tuple[int, float]:
+    """(tokens, seconds): the threads are started before the clock, as a pool's would be."""
     counts: list[int] = []
-    barrier = threading.Barrier(streams)
+    barrier = threading.Barrier(streams + 1)
 
     def one() -> None:
         barrier.wait()
@@ -90,16 +91,24 @@ def _sync_load(url: str, streams: int, tokens: int) -> int:
     threads = [threading.Thread(target=one, daemon=True) for _ in range(streams)]
     for thread in threads:
         thread.start()
+    barrier.wait()
+    began = time.perf_counter()
     for thread in threads:
         thread.join()
-    return sum(counts)
+    return sum(counts), time.perf_counter() - began
+
+
+def _async_timed(url: str, streams: int, tokens: int) -> tuple[int, float]:
+    began = time.perf_counter()
+    got = asyncio.run(_async_load(url, streams, tokens))
+    return got, time.perf_counter() - began
 
 
 def throughput(server: AsyncBenchServer, s: Settings) -> dict[str, Any]:
     server.faults(bulk=True, script=[f" t{n}" for n in range(s.tokens)])
-    loads: dict[str, Callable[[], int]] = {
+    loads: dict[str, Callable[[], tuple[int, float]]] = {
         "sync": lambda: _sync_load(server.url, s.streams, s.tokens),
-        "async": lambda: asyncio.run(_async_load(server.url, s.streams, s.tokens)),
+        "async": lambda: _async_timed(server.url, s.streams, s.tokens),
     }
     for load in loads.values():  # warm: threads started, sessions accepted
         load()
@@ -107,9 +116,7 @@ def throughput(server: AsyncBenchServer, s: Settings) -> dict[str, Any]:
     for index in range(s.rounds):
         order = list(loads) if index % 2 == 0 else list(reversed(loads))
         for name in order:
-            began = time.perf_counter()
-            got = loads[name]()
-            seconds = time.perf_counter() - began
+            got, seconds = loads[name]()
             if got != s.streams * s.tokens:
                 raise RuntimeError(f"{name}: {got} tokens, expected {s.streams * s.tokens}")
             rates[name].append(got / seconds)
@@ -222,8 +229,9 @@ def cancel_latency(server: AsyncBenchServer, s: Settings) -> dict[str, list[floa
 # -- loop responsiveness ----------------------------------------------------------------------
 
 
-async def _ticked(url: str, n: int) -> tuple[float, float]:
-    """(largest gap while all n streams ran, largest gap over the whole run), seconds."""
+async def _ticked(url: str, n: int) -> tuple[float, float, float]:
+    """(largest gap while all n streams ran, that window's length, largest gap over the
+    whole run), in seconds; the window is from the last first token to the first end."""
     ticks: list[tuple[float, float]] = []
     stop = asyncio.Event()
     firsts: list[float] = []
@@ -252,7 +260,9 @@ async def _ticked(url: str, n: int) -> tuple[float, float]:
     await tick
     begin, end = max(firsts), min(ends)
     inside = [b - a for a, b in ticks if a >= begin and b <= end]
-    return max(inside, default=0.0), max(b - a for a, b in ticks)
+    if len(inside) < 10:
+        raise RuntimeError(f"the {n} streams ran together for {end - begin:.2f} s only")
+    return max(inside), end - begin, max(b - a for a, b in ticks)
 
 
 def _sync_ticked(url: str, n: int) -> float:
@@ -288,10 +298,11 @@ def _sync_ticked(url: str, n: int) -> float:
 def responsiveness(server: AsyncBenchServer, s: Settings) -> dict[str, list[float]]:
     server.faults(token_delay=0.02, script=[f" t{n}" for n in range(60)])
     asyncio.run(_ticked(server.url, s.ticker_streams))  # warm
-    out: dict[str, list[float]] = {"inside": [], "whole": [], "sync": []}
+    out: dict[str, list[float]] = {"inside": [], "window": [], "whole": [], "sync": []}
     for _ in range(s.ticker_rounds):
-        inside, whole = asyncio.run(_ticked(server.url, s.ticker_streams))
+        inside, window, whole = asyncio.run(_ticked(server.url, s.ticker_streams))
         out["inside"].append(inside * 1000)
+        out["window"].append(window)
         out["whole"].append(whole * 1000)
         out["sync"].append(_sync_ticked(server.url, s.ticker_streams) * 1000)
     return out
@@ -393,7 +404,9 @@ def render(
 mode (its own process); {s.rounds} rounds in alternating order, median (min-max) of
 per-round values. Worker bound {workers.pool().limit} (`G4F_CORE_ASYNC_WORKERS`). Cancel
 latency: {s.cancels} streams stopped while blocked in a read, times taken at the server.
-Ticker: {s.ticker_streams} streams of 60 tokens at 20 ms, {s.ticker_rounds} rounds. Load
+Ticker: {s.ticker_streams} streams of 60 tokens at 20 ms, {s.ticker_rounds} rounds; all of them
+ran together for {spread(r["window"], "{:.2f}")} s per round. The emulator notices a client's
+close of a stalled stream by polling every 20 ms, which the close figure includes. Load
 average during the run: {load} on {os.cpu_count()} cores.
 
 {table}
