@@ -431,3 +431,18 @@ def test_the_async_calls_work_from_a_loop_in_another_thread(emulator: Any) -> No
     thread.join(30)
     assert results == [mine]
     assert asyncio.iscoroutinefunction(g4f_core.acomplete)
+
+
+def test_the_readme_async_example_runs_against_the_emulator(
+    emulator: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## The async API", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'url = "http://localhost:8765"' in code
+    code = code.replace("http://localhost:8765", emulator.url)
+    exec(compile(code, "README.md (the async API)", "exec"), {"__name__": "readme"})  # noqa: S102
+    printed = capsys.readouterr().out
+    assert "g4f-core:H2o" in printed and "characters" in printed
