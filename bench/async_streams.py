@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import os
-import statistics
 import sys
 import threading
 import time
@@ -32,6 +30,8 @@ from typing import Any
 import g4f_core
 from g4f_core.aio import workers
 
+from .async_latency import cancel_latency, responsiveness
+from .async_report import render
 from .async_server import AsyncBenchServer
 
 __all__ = ["Settings", "main", "run"]
@@ -52,12 +52,6 @@ class Settings:
     @classmethod
     def quick(cls) -> Settings:
         return cls(streams=16, tokens=200, rounds=1, memory_streams=16, cancels=3, ticker_rounds=1)
-
-
-def spread(values: list[float], fmt: str = "{:,.0f}") -> str:
-    """Median (min-max) of per-round values."""
-    low, mid, high = min(values), statistics.median(values), max(values)
-    return f"{fmt.format(mid)} ({fmt.format(low)}-{fmt.format(high)})"
 
 
 # -- throughput ---------------------------------------------------------------------------
@@ -182,245 +176,15 @@ def memory(server: AsyncBenchServer, s: Settings) -> dict[str, float]:
     return result
 
 
-# -- cancel latency -------------------------------------------------------------------------
-
-
-async def _cancel_once(url: str, how: str) -> float:
-    """Stop a stream blocked in a read; returns the monotonic time of the stop."""
-    chunks = g4f_core.astream(PROMPT, provider="H2o", base_url=url)
-    first = asyncio.Event()
-
-    async def reader() -> None:
-        async for _ in chunks:
-            first.set()
-
-    task = asyncio.create_task(reader())
-    await first.wait()
-    await asyncio.sleep(0.05)
-    began = time.monotonic()
-    if how == "cancel":
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    else:
-        await chunks.aclose()
-        await asyncio.gather(task, return_exceptions=True)
-    return began
-
-
-def cancel_latency(server: AsyncBenchServer, s: Settings) -> dict[str, list[float]]:
-    server.faults(stall_after=1, stall_seconds=60.0)
-    out: dict[str, list[float]] = {"close": [], "delete": [], "aclose": []}
-    for index in range(s.cancels):
-        how = "cancel" if index % 2 == 0 else "aclose"
-        server.log()
-        began = asyncio.run(_cancel_once(server.url, how))
-        returned = time.monotonic()
-        time.sleep(0.3)  # the server's view settles
-        log = server.log()
-        generation = next(r for r in log["requests"] if r[0] == "POST" and r[1].count("/") == 2)
-        deleted = next(r[3] for r in log["requests"] if r[0] == "DELETE")
-        out["close"].append((log["closes"][str(generation[2])] - began) * 1000)
-        out["delete"].append((deleted - began) * 1000)
-        if how == "aclose":
-            out["aclose"].append((returned - began) * 1000)
-    return out
-
-
-# -- loop responsiveness ----------------------------------------------------------------------
-
-
-async def _ticked(url: str, n: int) -> tuple[float, float, float]:
-    """(largest gap while all n streams ran, that window's length, largest gap over the
-    whole run), in seconds; the window is from the last first token to the first end."""
-    ticks: list[tuple[float, float]] = []
-    stop = asyncio.Event()
-    firsts: list[float] = []
-    ends: list[float] = []
-
-    async def ticker() -> None:
-        last = time.monotonic()
-        while not stop.is_set():
-            await asyncio.sleep(0.01)
-            now = time.monotonic()
-            ticks.append((last, now))
-            last = now
-
-    async def reader() -> None:
-        seen = False
-        async with g4f_core.astream(PROMPT, provider="H2o", base_url=url) as chunks:
-            async for _ in chunks:
-                if not seen:
-                    firsts.append(time.monotonic())
-                    seen = True
-        ends.append(time.monotonic())
-
-    tick = asyncio.create_task(ticker())
-    await asyncio.gather(*(reader() for _ in range(n)))
-    stop.set()
-    await tick
-    begin, end = max(firsts), min(ends)
-    inside = [b - a for a, b in ticks if a >= begin and b <= end]
-    if len(inside) < 10:
-        raise RuntimeError(f"the {n} streams ran together for {end - begin:.2f} s only")
-    return max(inside), end - begin, max(b - a for a, b in ticks)
-
-
-def _sync_ticked(url: str, n: int) -> float:
-    gaps: list[float] = []
-    stop = threading.Event()
-
-    def tick() -> None:
-        last = time.monotonic()
-        while not stop.is_set():
-            time.sleep(0.01)
-            now = time.monotonic()
-            gaps.append(now - last)
-            last = now
-
-    ticker = threading.Thread(target=tick, daemon=True)
-    ticker.start()
-    threads = [
-        threading.Thread(
-            target=lambda: list(g4f_core.stream(PROMPT, provider="H2o", base_url=url)),
-            daemon=True,
-        )
-        for _ in range(n)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    stop.set()
-    ticker.join()
-    return max(gaps)
-
-
-def responsiveness(server: AsyncBenchServer, s: Settings) -> dict[str, list[float]]:
-    server.faults(token_delay=0.02, script=[f" t{n}" for n in range(60)])
-    asyncio.run(_ticked(server.url, s.ticker_streams))  # warm
-    out: dict[str, list[float]] = {"inside": [], "window": [], "whole": [], "sync": []}
-    for _ in range(s.ticker_rounds):
-        inside, window, whole = asyncio.run(_ticked(server.url, s.ticker_streams))
-        out["inside"].append(inside * 1000)
-        out["window"].append(window)
-        out["whole"].append(whole * 1000)
-        out["sync"].append(_sync_ticked(server.url, s.ticker_streams) * 1000)
-    return out
-
-
-# -- report -------------------------------------------------------------------------------
-
-
-def mark(ok: bool) -> str:
-    return "**pass**" if ok else "**FAIL**"
-
-
-def render(
-    s: Settings,
-    t: dict[str, Any],
-    m: dict[str, float],
-    c: dict[str, list[float]],
-    r: dict[str, list[float]],
-) -> str:
-    ratio = statistics.median(t["ratios"])
-    close, delete = statistics.median(c["close"]), statistics.median(c["delete"])
-    aclose = statistics.median(c["aclose"]) if c["aclose"] else float("nan")
-    inside = min(r["inside"])
-    rows = [
-        ("figure", "value", "target", ""),
-        ("---", "---", "---", "---"),
-        (
-            f"aggregate tokens/s, {s.streams} `astream` calls on one loop",
-            spread(t["rates"]["async"]),
-            "",
-            "info",
-        ),
-        (
-            f"aggregate tokens/s, {s.streams} `stream` calls on {s.streams} threads",
-            spread(t["rates"]["sync"]),
-            "",
-            "info",
-        ),
-        (
-            "async / sync throughput",
-            spread(t["ratios"], "{:.2f}") + "x",
-            ">= 0.9x",
-            mark(ratio >= 0.9),
-        ),
-        (
-            "memory per open stream, Python allocations (async / sync)",
-            f"{m['async.python'] / 1024:.1f} / {m['sync.python'] / 1024:.1f} KiB",
-            "",
-            "info",
-        ),
-        (
-            "memory per open stream, resident set (async / sync)",
-            f"{m['async.rss'] / 1024:.0f} / {m['sync.rss'] / 1024:.0f} KiB",
-            "",
-            "info",
-        ),
-        (
-            "`cancel()`/`aclose()` to the server seeing the connection close",
-            spread(c["close"], "{:.1f}") + " ms",
-            "<= 100 ms",
-            mark(close <= 100),
-        ),
-        (
-            "`cancel()`/`aclose()` to the H2o conversation deleted at the server",
-            spread(c["delete"], "{:.1f}") + " ms",
-            "<= 100 ms",
-            mark(delete <= 100),
-        ),
-        (
-            "`aclose()` on a stream blocked in a read, until it returns",
-            spread(c["aclose"] or [aclose], "{:.1f}") + " ms",
-            "<= 100 ms",
-            mark(aclose <= 100),
-        ),
-        (
-            f"largest 10 ms-ticker gap on the loop while {s.ticker_streams} streams run",
-            spread(r["inside"], "{:.0f}") + " ms",
-            "<= 50 ms (best round)",
-            mark(inside <= 50),
-        ),
-        (
-            "same, over the whole run (64 conversations opened and closed at once)",
-            spread(r["whole"], "{:.0f}") + " ms",
-            "",
-            "info",
-        ),
-        (
-            f"same for a ticker thread beside {s.ticker_streams} sync streams (whole run)",
-            spread(r["sync"], "{:.0f}") + " ms",
-            "",
-            "info",
-        ),
-    ]
-    table = "\n".join("| " + " | ".join(row) + " |" for row in rows)
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    return f"""## Async streams (`python -m bench.async_streams`)
-
-{s.streams} concurrent calls of {s.tokens:,} tokens each against the H2o emulator in bulk
-mode (its own process); {s.rounds} rounds in alternating order, median (min-max) of
-per-round values. Worker bound {workers.pool().limit} (`G4F_CORE_ASYNC_WORKERS`). Cancel
-latency: {s.cancels} streams stopped while blocked in a read, times taken at the server.
-Ticker: {s.ticker_streams} streams of 60 tokens at 20 ms, {s.ticker_rounds} rounds; all of them
-ran together for {spread(r["window"], "{:.2f}")} s per round. The emulator notices a client's
-close of a stalled stream by polling every 20 ms, which the close figure includes. Load
-average during the run: {load} on {os.cpu_count()} cores.
-
-{table}
-"""
-
-
 def run(s: Settings) -> str:
-    os.environ.setdefault(workers.ENV, str(max(s.streams, s.memory_streams)))
+    # Every stream of a measurement runs at once: the bound must not be what is measured.
+    workers._set_pool(workers.WorkerPool(max(s.streams, s.memory_streams, s.ticker_streams)))
     with AsyncBenchServer() as server:
         t = throughput(server, s)
         m = memory(server, s)
         c = cancel_latency(server, s)
         r = responsiveness(server, s)
-    return render(s, t, m, c, r)
+    return render(s, t, m, c, r, workers.pool().limit)
 
 
 def main(argv: list[str] | None = None) -> int:

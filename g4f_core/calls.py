@@ -247,19 +247,32 @@ def _attempt(
             except Exception as exc:  # noqa: BLE001 - a failed clean-up must not replace the outcome
                 log.debug("%s: closing the provider raised %s", info.name, type(exc).__name__)
         if observe:
-            event = attrs.evolve(
-                _event(cand, plan, ctx),
-                elapsed=time.monotonic() - began,
-                outcome=outcome,
-                error=type(failure).__name__ if failure else None,
-                # An attempt after the first delivered chunk never happens, so the call's
-                # counts are this attempt's.
-                chunks=progress.chunks,
-                characters=progress.chars,
-            )
-            if progress.gate is not None:
-                event = progress.gate(event)
-            plan.registry.notify("g4f_core_call_finished", event=event)
+            _finished(plan, progress, cand, ctx, time.monotonic() - began, outcome, failure)
+
+
+def _finished(
+    plan: Plan,
+    progress: _Progress,
+    cand: Candidate,
+    ctx: CallContext,
+    elapsed: float,
+    outcome: str,
+    failure: G4FError | None,
+) -> None:
+    """Tell the observers an attempt has ended."""
+    event = attrs.evolve(
+        _event(cand, plan, ctx),
+        elapsed=elapsed,
+        outcome=outcome,
+        error=type(failure).__name__ if failure else None,
+        # An attempt after the first delivered chunk never happens, so the call's
+        # counts are this attempt's.
+        chunks=progress.chunks,
+        characters=progress.chars,
+    )
+    if progress.gate is not None:  # a reader on another thread sees it first
+        event = progress.gate(event)
+    plan.registry.notify("g4f_core_call_finished", event=event)
 
 
 def _event(cand: Candidate, plan: Plan, ctx: CallContext) -> Any:
