@@ -249,3 +249,21 @@ def test_idle_workers_are_reused_before_new_ones_are_started(
         return seen
 
     assert len(run(one_after_another())) == 1
+
+
+def test_a_thread_the_system_refuses_is_a_clear_error_and_costs_no_permit(
+    emulator: H2oEmulator, pool_of: Callable[[int], WorkerPool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import _thread
+
+    pool = pool_of(1)
+
+    def refuse(*args: Any) -> int:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(_thread, "start_new_thread", refuse)
+    with pytest.raises(g4f_core.G4FError, match="refused to start a worker thread"):
+        run(g4f_core.acomplete("Hi", provider="H2o", base_url=emulator.url))
+    monkeypatch.undo()
+    assert run(g4f_core.acomplete("Hi", provider="H2o", base_url=emulator.url))  # bound of 1 kept
+    assert len(pool.threads) == 1

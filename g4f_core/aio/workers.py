@@ -35,6 +35,7 @@ ENV = "G4F_CORE_ASYNC_WORKERS"
 DEFAULT_LIMIT = 64  # the shared connection pool keeps 64 connections per host
 IDLE_TIMEOUT = 30.0
 _EXPIRED = object()  # what a timed-out wait for a worker resolves to
+_NO_THREAD = f"the system refused to start a worker thread; lower {ENV}"
 
 
 class Task(Protocol):
@@ -155,9 +156,9 @@ class WorkerPool:
         worker = Worker(self, next(self._numbers))
         try:
             _thread.start_new_thread(self._launch, (worker, task))
-        except RuntimeError:
+        except RuntimeError:  # the system refused a thread
             self._permits.append(0)
-            raise
+            raise G4FError(_NO_THREAD) from None
         return True
 
     # --- the workers' side -------------------------------------------------------------
@@ -174,7 +175,7 @@ class WorkerPool:
             thread.start()
         except BaseException:  # noqa: BLE001 - the system refused a thread; nothing may escape here
             self._permits.append(0)
-            task.failed(G4FError("could not start a worker thread; lower " + ENV))
+            task.failed(G4FError(_NO_THREAD))
             self._offer_permit()
 
     def release(self, worker: Worker) -> None:
