@@ -28,19 +28,17 @@ class Config:
     quick: bool = False
     rounds: int = 9
     stream_tokens: int = 20_000
-    per_event_rounds: int = 3
     ttft_calls: int = 30
     seq_calls: int = 200
     threads: int = 16
     thread_calls: int = 3
     thread_tokens: int = 2_000
-    startup_rounds: int = 30
+    startup_rounds: int = 30  # also the rounds of the first-call processes
     scale_sizes: tuple[int, ...] = (1, 10, 100, 1000)
     scale_rounds: int = 3
     scale_lookups: int = 20_000
     memory_tokens: int = 100_000
     memory_rounds: int = 3
-    import_rss_rounds: int = 5
     profile_tokens: int = 20_000
     profile_calls: int = 100
     peers: bool = True
@@ -53,7 +51,6 @@ class Config:
             quick=True,
             rounds=2,
             stream_tokens=2_000,
-            per_event_rounds=1,
             ttft_calls=3,
             seq_calls=10,
             threads=16,
@@ -65,7 +62,6 @@ class Config:
             scale_lookups=2_000,
             memory_tokens=5_000,
             memory_rounds=1,
-            import_rss_rounds=1,
             profile_tokens=1_000,
             profile_calls=5,
             peers=peers,

@@ -1,8 +1,9 @@
 """16 threads of streaming calls at once: aggregate throughput, errors, connections.
 
-The raw side gives each thread its own ``requests.Session`` (sessions are not meant to be
-shared between threads); g4f-core shares one pool for the process. Both are bound by one
-interpreter lock, so this measures how much CPU each client burns per token under load.
+The server writes one event per token to every stream. The raw side gives each thread its
+own ``requests.Session`` (sessions are not meant to be shared between threads); g4f-core
+shares one pool for the process. Both are bound by one interpreter lock, so this measures
+how much CPU each client burns per token under load.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ import threading
 import time
 from collections.abc import Callable
 
-from .common import Config, Figure, Section, Spread, Target, log, ratios, rotated
+from .common import Figure, Section, Spread, Target, log, ratios, rotated
 from .contenders import g4f_run, raw_run
+from .harness import Bench, ServerStats
 from .raw_client import RawClient
-from .serve import EmulatorProcess, ServerStats
 from .throughput import server_table
 
-__all__ = ["run"]
+__all__ = ["KEY", "run"]
+
+KEY = "concurrency"
 
 
 Work = Callable[[], tuple[Callable[[], object], Callable[[], None]]]
@@ -58,10 +61,10 @@ def _load(threads: int, calls: int, work: Work) -> tuple[float, int, float]:
     return time.perf_counter() - started, len(errors), cpu
 
 
-def run(cfg: Config, emu: EmulatorProcess) -> Section:
-    section = Section("concurrency", f"Concurrency: {cfg.threads} threads of streaming calls")
-    url, count, threads, calls = emu.url, cfg.thread_tokens, cfg.threads, cfg.thread_calls
-    emu.configure(count, bulk=True)
+def run(bench: Bench) -> Section:
+    cfg, server = bench.cfg, bench.server
+    section = Section(KEY, f"Concurrency: {cfg.threads} threads of streaming calls")
+    url, count, threads, calls = server.url, cfg.thread_tokens, cfg.threads, cfg.thread_calls
     log(f"concurrency: {threads} threads x {calls} calls x {count} tokens, {cfg.rounds} rounds")
 
     def raw_work() -> tuple[Callable[[], object], Callable[[], None]]:
@@ -83,13 +86,15 @@ def run(cfg: Config, emu: EmulatorProcess) -> Section:
     errors: dict[str, int] = {"raw": 0, "g4f": 0}
     stats: dict[str, list[ServerStats]] = {"raw": [], "g4f": []}
     cpu: dict[str, list[float]] = {"raw": [], "g4f": []}
+    cpu_token: dict[str, list[float]] = {"raw": [], "g4f": []}
     total = threads * calls * count
     for index in range(cfg.rounds):
         for name in rotated(list(loads), index):
-            before = emu.stats()
+            before = server.stats()
             seconds, failed, used = loads[name]()
-            stats[name].append(emu.stats() - before)
+            stats[name].append(server.stats() - before)
             cpu[name].append(used / seconds)
+            cpu_token[name].append(used / total * 1e6)
             rates[name].append(total / seconds)
             errors[name] += failed
     for name, label in (("raw", "raw clients"), ("g4f", "g4f-core")):
@@ -137,11 +142,22 @@ def run(cfg: Config, emu: EmulatorProcess) -> Section:
             extra={"pass": max(conns) <= threads},
         )
     )
+    section.add(
+        Figure(
+            "concurrency.cpu_ratio",
+            f"CPU per streamed token, {threads} threads, g4f-core / raw",
+            Spread.of(ratios(cpu_token["g4f"], cpu_token["raw"])),
+            "x",
+            note=f"µs per token: g4f-core {Spread.of(cpu_token['g4f']).show('{:.2f}')}, raw "
+            f"{Spread.of(cpu_token['raw']).show('{:.2f}')}",
+            fmt="{:.2f}",
+        )
+    )
     section.notes.append(
         "Client process CPU per wall second during the load (1.0 = one core busy, the "
         f"interpreter lock's limit): g4f-core {Spread.of(cpu['g4f']).show('{:.2f}')}, raw "
         f"{Spread.of(cpu['raw']).show('{:.2f}')}. Near 1.0 the load is CPU-bound, and the "
-        "ratio is the ratio of CPU per token."
+        "throughput ratio is the inverse ratio of CPU per token."
     )
     section.tables.append(
         ("Server-side counts per call (concurrent calls)", server_table(stats, threads * calls))
@@ -150,6 +166,7 @@ def run(cfg: Config, emu: EmulatorProcess) -> Section:
         "threads": threads,
         "rates": rates,
         "cpu_per_wall_second": cpu,
+        "cpu_us_per_token": cpu_token,
         "errors": errors,
         "server": {k: [s.__dict__ for s in v] for k, v in stats.items()},
     }

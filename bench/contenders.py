@@ -1,7 +1,8 @@
 """The clients being compared, behind one shape: ``run(count)`` streams a reply and drains it.
 
 Every run checks what it received (token count and characters), so a client cannot look
-fast by dropping data.
+fast by dropping data, and records wall time, time to the first token and the process's
+CPU time (user + system, every thread: the watchdog's too).
 """
 
 from __future__ import annotations
@@ -19,15 +20,20 @@ __all__ = ["Run", "g4f_run", "g4f_stream", "raw_run", "raw_socket_run", "timed_s
 
 @dataclass(frozen=True)
 class Run:
-    """One call: tokens delivered, wall seconds, and seconds until the first token."""
+    """One call: tokens delivered, wall seconds, seconds to the first token, CPU seconds."""
 
     tokens: int
     seconds: float
     first: float
+    cpu: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.tokens / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def cpu_per_token(self) -> float:
+        return self.cpu / self.tokens if self.tokens else 0.0
 
 
 def g4f_stream(url: str, count: int) -> Iterator[str]:
@@ -39,8 +45,8 @@ def g4f_stream(url: str, count: int) -> Iterator[str]:
     )
 
 
-def timed_stream(make: Iterator[str], start: float, count: int) -> Run:
-    """Time a stream already opened at ``start`` (perf_counter) down to its last token."""
+def timed_stream(make: Iterator[str], start: float, count: int, cpu: float = 0.0) -> Run:
+    """Time a stream opened at ``start`` (perf_counter; ``cpu``: process_time) to its end."""
     first = 0.0
     tokens = chars = 0
     for chunk in make:
@@ -52,25 +58,26 @@ def timed_stream(make: Iterator[str], start: float, count: int) -> Run:
     close = getattr(make, "close", None)
     if close is not None:
         close()
+    used = time.process_time() - cpu
     if tokens != count or chars != reply_chars(count):
         raise AssertionError(f"expected {count} tokens, got {tokens} ({chars} characters)")
-    return Run(tokens, seconds, first)
+    return Run(tokens, seconds, first, used)
 
 
 def g4f_run(url: str, count: int) -> Run:
-    start = time.perf_counter()
-    return timed_stream(g4f_stream(url, count), start, count)
+    cpu, start = time.process_time(), time.perf_counter()
+    return timed_stream(g4f_stream(url, count), start, count, cpu)
 
 
 def raw_run(client: RawClient, count: int) -> Run:
-    start = time.perf_counter()
-    return timed_stream(client.stream(count), start, count)
+    cpu, start = time.process_time(), time.perf_counter()
+    return timed_stream(client.stream(count), start, count, cpu)
 
 
 def raw_socket_run(url: str, count: int) -> Run:
-    start = time.perf_counter()
+    cpu, start = time.process_time(), time.perf_counter()
     tokens = read_stream(url, count)
     seconds = time.perf_counter() - start
     if tokens != count:
         raise AssertionError(f"raw socket: expected {count} token events, got {tokens}")
-    return Run(tokens, seconds, seconds)
+    return Run(tokens, seconds, seconds, time.process_time() - cpu)

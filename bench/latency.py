@@ -1,7 +1,9 @@
 """Warm time to first token, and 200 sequential short calls with their request counts.
 
-Both are dominated by per-request work (three or four small HTTP exchanges per call), so
-they show the framework's fixed cost per call rather than its per-token cost.
+Both clients send the same requests (a kept chat-ui session, then per call a
+conversation, the generation and its ``DELETE``), so both figures compare like with like.
+They are dominated by per-request work (three small HTTP exchanges per call), so they
+show the framework's fixed cost per call rather than its per-token cost.
 """
 
 from __future__ import annotations
@@ -9,21 +11,24 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 from .common import Config, Figure, Section, Spread, Target, log, ratios, rotated
 from .contenders import g4f_stream, timed_stream
+from .harness import Bench, ServerProcess, ServerStats
 from .protocol import MODEL, PROMPT, max_new_tokens, reply_chars
 from .raw_client import RawClient
-from .serve import EmulatorProcess, ServerStats
 from .throughput import server_table
 
-__all__ = ["SHORT", "run"]
+__all__ = ["KEY", "SHORT", "run"]
+
+KEY = "latency"
 
 SHORT = 16  # tokens in a short reply
 
 
-def _ttft(cfg: Config, emu: EmulatorProcess, section: Section) -> None:
-    url = emu.url
+def _ttft(cfg: Config, server: ServerProcess, section: Section) -> None:
+    url = server.url
     raw = RawClient(url)
     firsts: dict[str, Callable[[], float]] = {
         "raw": lambda: timed_stream(raw.stream(SHORT), time.perf_counter(), SHORT).first,
@@ -65,15 +70,14 @@ def _ttft(cfg: Config, emu: EmulatorProcess, section: Section) -> None:
     section.data["ttft_ms"] = {k: [v * 1e3 for v in vals] for k, vals in medians.items()}
 
 
-def _sequential(cfg: Config, emu: EmulatorProcess, section: Section) -> None:
+def _sequential(cfg: Config, server: ServerProcess, section: Section) -> None:
     import g4f_core
 
-    url, calls = emu.url, cfg.seq_calls
-    options = {"provider": "H2o", "model": MODEL, "base_url": url}
+    url, calls = server.url, cfg.seq_calls
+    options: dict[str, Any] = {"provider": "H2o", "model": MODEL, "base_url": url}
     limit = max_new_tokens(SHORT)
     expected = reply_chars(SHORT)
     raw = RawClient(url)
-    raw_delete = RawClient(url, delete=True)
 
     def block(call: Callable[[], str]) -> Callable[[], float]:
         def go() -> float:
@@ -87,7 +91,6 @@ def _sequential(cfg: Config, emu: EmulatorProcess, section: Section) -> None:
 
     single: dict[str, Callable[[], str]] = {
         "raw": lambda: raw.complete(SHORT),
-        "raw+delete": lambda: raw_delete.complete(SHORT),
         "g4f": lambda: g4f_core.complete(PROMPT, max_new_tokens=limit, **options),
     }
     for call in single.values():  # warm: pools, the accepted session, discovery
@@ -98,12 +101,11 @@ def _sequential(cfg: Config, emu: EmulatorProcess, section: Section) -> None:
     stats: dict[str, list[ServerStats]] = {name: [] for name in blocks}
     for index in range(cfg.rounds):
         for name in rotated(list(blocks), index):
-            before = emu.stats()
+            before = server.stats()
             per_call[name].append(blocks[name]())
-            stats[name].append(emu.stats() - before)
+            stats[name].append(server.stats() - before)
     raw.close()
-    raw_delete.close()
-    for name, label in (("raw", "raw client"), ("raw+delete", "raw + DELETE"), ("g4f", "g4f")):
+    for name, label in (("raw", "raw client"), ("g4f", "g4f-core")):
         section.add(
             Figure(
                 f"latency.{name}",
@@ -120,16 +122,6 @@ def _sequential(cfg: Config, emu: EmulatorProcess, section: Section) -> None:
             Spread.of(ratios(per_call["g4f"], per_call["raw"])),
             "x",
             Target("<=", 1.1),
-            fmt="{:.2f}",
-        )
-    )
-    section.add(
-        Figure(
-            "latency.ratio_same_requests",
-            "Per-call latency, g4f-core / raw client + DELETE",
-            Spread.of(ratios(per_call["g4f"], per_call["raw+delete"])),
-            "x",
-            note="the raw client sending g4f-core's DELETE too: the framework's own cost",
             fmt="{:.2f}",
         )
     )
@@ -166,11 +158,11 @@ def _sequential(cfg: Config, emu: EmulatorProcess, section: Section) -> None:
     section.data["server"] = {k: [s.__dict__ for s in vals] for k, vals in stats.items()}
 
 
-def run(cfg: Config, emu: EmulatorProcess) -> Section:
-    section = Section("latency", "Time to first token and per-call latency")
-    emu.configure(SHORT, bulk=True)
+def run(bench: Bench) -> Section:
+    cfg, server = bench.cfg, bench.server
+    section = Section(KEY, "Time to first token and per-call latency")
     log(f"latency: warm time to first token, {cfg.rounds} rounds x {cfg.ttft_calls} calls")
-    _ttft(cfg, emu, section)
+    _ttft(cfg, server, section)
     log(f"latency: {cfg.seq_calls} sequential calls, {cfg.rounds} rounds")
-    _sequential(cfg, emu, section)
+    _sequential(cfg, server, section)
     return section

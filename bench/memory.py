@@ -1,8 +1,9 @@
-"""Memory: a 100,000-token stream must keep RSS flat; ``import g4f_core`` must cost little.
+"""Memory: a 100,000-token stream, one event per token, must keep RSS flat.
 
 Each measurement runs in a fresh process of its own, so the harness's and the server's
 memory never mix into it. RSS comes from ``/proc/self/statm`` (Linux); elsewhere the
-section reports itself skipped rather than guess.
+section reports itself skipped rather than guess. (The memory of a process up to its first
+call is in first_call.py.)
 """
 
 from __future__ import annotations
@@ -10,44 +11,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 
 from . import ROOT
-from .common import (
-    Config,
-    Figure,
-    MiB,
-    Section,
-    Spread,
-    Target,
-    clean_env,
-    log,
-    rotated,
-    rss_bytes,
-)
-from .serve import EmulatorProcess
+from .common import Figure, MiB, Section, Spread, Target, clean_env, log, rotated, rss_bytes
+from .harness import Bench
+from .protocol import reply_chars
 
-__all__ = ["run"]
+__all__ = ["KEY", "run"]
 
-_RSS = (
-    "import os; pages = int(open('/proc/self/statm').read().split()[1]); "
-    "print(pages * os.sysconf('SC_PAGE_SIZE'))"
-)
-_IMPORTS = {
-    "deps": "import requests, urllib3, pluggy, attrs",
-    "import": "import g4f_core",
-    "listing": "import g4f_core; g4f_core.list_providers()",
-    "call_ready": "import g4f_core, g4f_core.api, g4f_core.transport.client; "
-    "import g4f_core_providers.h2o; "
-    "g4f_core.list_providers()",
-}
-_IMPORT_LABELS = {
-    "deps": "interpreter + requests, urllib3, pluggy, attrs",
-    "import": "`import g4f_core`",
-    "listing": "`import g4f_core` + `list_providers()`",
-    "call_ready": "everything a first call imports (g4f_core.api, .http, providers.h2o)",
-}
+KEY = "memory"
 
 
 def _stream(url: str, count: int, client: str) -> Iterator[str]:
@@ -63,7 +36,7 @@ def _stream(url: str, count: int, client: str) -> Iterator[str]:
 def child(url: str, count: int, client: str) -> dict[str, int]:
     """In a fresh process: stream once to warm up, then sample RSS along a long stream."""
     for _ in _stream(url, count, client):
-        pass  # warm: imports, pool, the accepted session; the server caches the stream
+        pass  # warm: imports, pool, the accepted session, the server's frames
     step = max(count // 100, 1)
     tenth = max(count // 10, 1)
     start = at_tenth = peak = 0
@@ -97,33 +70,20 @@ def _run_child(url: str, count: int, client: str) -> dict[str, int]:
     return data
 
 
-def _import_rss(code: str) -> int:
-    done = subprocess.run(
-        [sys.executable, "-c", f"{code}\n{_RSS}"],
-        cwd=tempfile.gettempdir(),
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return int(done.stdout.strip().splitlines()[-1])
-
-
-def run(cfg: Config, emu: EmulatorProcess) -> Section:
-    section = Section("memory", "Memory")
+def run(bench: Bench) -> Section:
+    cfg = bench.cfg
+    section = Section(KEY, "Memory while streaming")
     if rss_bytes() is None:
-        for key in ("memory.stream_growth", "memory.import_delta"):
-            section.add(Figure(key, key, None, "MiB", skipped="no /proc/self/statm here"))
+        key = "memory.stream_growth"
+        section.add(Figure(key, key, None, "MiB", skipped="no /proc/self/statm here"))
         return section
-    count = cfg.memory_tokens
-    emu.configure(count, bulk=True)
+    count, url = cfg.memory_tokens, bench.server.url
     log(f"memory: {count:,}-token stream, {cfg.memory_rounds} rounds")
     growth: dict[str, list[float]] = {"raw": [], "g4f": []}
     samples: dict[str, list[dict[str, int]]] = {"raw": [], "g4f": []}
     for index in range(cfg.memory_rounds):
         for client in rotated(["raw", "g4f"], index):
-            data = _run_child(emu.url, count, client)
+            data = _run_child(url, count, client)
             samples[client].append(data)
             growth[client].append((data["peak"] - data["tenth"]) / MiB)
     section.add(
@@ -151,31 +111,10 @@ def run(cfg: Config, emu: EmulatorProcess) -> Section:
         [(s["peak"] - s["tenth"]) / max(count - count // 10, 1) for s in samples["g4f"]]
     )
     section.notes.append(
-        f"g4f-core keeps about {per_token.median:.0f} bytes per streamed token "
+        f"RSS grew by about {per_token.median:.1f} bytes per streamed token for g4f-core "
         "(RSS growth over the last 90% of the stream divided by its tokens)."
     )
-
-    log(f"memory: RSS after imports, {cfg.import_rss_rounds} rounds")
-    rss: dict[str, list[float]] = {name: [] for name in _IMPORTS}
-    for index in range(cfg.import_rss_rounds):
-        for name in rotated(list(_IMPORTS), index):
-            rss[name].append(_import_rss(_IMPORTS[name]) / MiB)
-    for name, label in _IMPORT_LABELS.items():
-        section.add(
-            Figure(f"memory.rss_{name}", f"RSS, {label}", Spread.of(rss[name]), "MiB", fmt="{:.1f}")
-        )
-    section.add(
-        Figure(
-            "memory.import_delta",
-            "RSS after `import g4f_core` minus interpreter + its dependencies",
-            Spread.of([a - b for a, b in zip(rss["import"], rss["deps"], strict=True)]),
-            "MiB",
-            Target("<=", 5.0, "MiB"),
-            note="negative: importing g4f_core loads less than its dependencies do",
-            fmt="{:.1f}",
-        )
-    )
-    section.data = {"stream": samples, "import_rss_mib": rss}
+    section.data = {"stream": samples, "reply_kib": reply_chars(count) / 1024}
     return section
 
 

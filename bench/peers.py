@@ -15,9 +15,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .common import Config, Figure, Section, Spread, clean_env, log, ratios, rotated, timed_run
+from .common import Figure, Section, Spread, clean_env, log, ratios, rotated, timed_run
+from .harness import Bench
 
-__all__ = ["PEER_FIGURES", "run"]
+__all__ = ["KEY", "PEER_FIGURES", "run"]
+
+KEY = "peers"
 
 PACKAGES = ("g4f", "llm", "litellm", "requests")
 VENV = (
@@ -79,8 +82,9 @@ def ensure_venv() -> tuple[Path | None, str]:
     return py, ""
 
 
-def run(cfg: Config) -> Section:
-    section = Section("peers", "Peers: start-up and listing of other tools (optional)")
+def run(bench: Bench) -> Section:
+    cfg = bench.cfg
+    section = Section(KEY, "Peers: start-up and listing of other tools (optional)")
     reason = "" if cfg.peers else "not run (--quick or --no-peers)"
     py: Path | None = None
     if not reason:

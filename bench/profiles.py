@@ -1,6 +1,7 @@
 """Where the time goes: cProfile of the same work for g4f-core and the raw client.
 
-Own time (``tottime``) of every function is summed by where the function lives (g4f-core,
+The server writes one event per token, as in every other section. Own time
+(``tottime``) of every function is summed by where the function lives (g4f-core,
 the H2o provider, requests, urllib3, http.client, json, socket I/O, ...), per token for
 streams and per call for short calls, so the difference between the two clients reads
 straight off the table. cProfile adds a cost per Python call, which inflates code that
@@ -18,14 +19,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .common import Config, Section, log
+from .common import Section, log
 from .contenders import g4f_stream
+from .harness import Bench
 from .latency import SHORT
 from .protocol import MODEL, PROMPT, max_new_tokens
 from .raw_client import RawClient
-from .serve import EmulatorProcess
 
-__all__ = ["categorise", "run"]
+__all__ = ["KEY", "categorise", "run"]
+
+KEY = "profiles"
 
 _GROUPS = (
     ("/g4f_core/", "g4f_core"),
@@ -128,7 +131,7 @@ def _entries(stats: pstats.Stats) -> dict[Key, Any]:
 
 
 def _is_framework(file: str) -> bool:
-    return "/g4f_core/" in file or "/providers/h2o/" in file
+    return "/g4f_core/" in file or "/g4f_core_providers/" in file
 
 
 def _where(key: Key) -> str:
@@ -241,20 +244,14 @@ def _workload(
     }
 
 
-def run(cfg: Config, emu: EmulatorProcess) -> Section:
+def run(bench: Bench) -> Section:
     import g4f_core
 
-    section = Section("profiles", "Profiles: where the time goes")
-    url = emu.url
+    cfg, url = bench.cfg, bench.server.url
+    section = Section(KEY, "Profiles: where the time goes")
     count, calls = cfg.profile_tokens, cfg.profile_calls
     raw = RawClient(url)
     log(f"profiles: cProfile of a {count:,}-token stream and {calls} short calls, both clients")
-
-    emu.configure(count, bulk=True)
-    for _ in g4f_stream(url, count):  # warm both, and the server's cache
-        pass
-    for _ in raw.stream(count):
-        pass
 
     def g4f_stream_work() -> None:
         for _ in g4f_stream(url, count):
@@ -264,12 +261,11 @@ def run(cfg: Config, emu: EmulatorProcess) -> Section:
         for _ in raw.stream(count):
             pass
 
+    g4f_stream_work()  # warm both, and the server's frames
+    raw_stream_work()
     g4f_tokens, raw_tokens = _least_disturbed(g4f_stream_work, raw_stream_work)
-    emu.configure(count, bulk=False)  # one HTTP chunk per event, as real servers flush
-    g4f_chunked, raw_chunked = _least_disturbed(g4f_stream_work, raw_stream_work, tries=2)
 
-    emu.configure(SHORT, bulk=True)
-    options = {"provider": "H2o", "model": MODEL, "base_url": url}
+    options: dict[str, Any] = {"provider": "H2o", "model": MODEL, "base_url": url}
     limit = max_new_tokens(SHORT)
 
     def g4f_calls() -> None:
@@ -285,7 +281,6 @@ def run(cfg: Config, emu: EmulatorProcess) -> Section:
     g4f_short, raw_short = _least_disturbed(g4f_calls, raw_calls)
 
     threads, per_thread = cfg.threads, cfg.thread_tokens
-    emu.configure(per_thread, bulk=True)
     log(f"profiles: cProfile of {threads} threads streaming {per_thread:,} tokens each")
 
     def g4f_thread() -> None:
@@ -303,18 +298,8 @@ def run(cfg: Config, emu: EmulatorProcess) -> Section:
     raw_threads = _profile_threads(threads, raw_thread)
     raw.close()
 
-    _workload(
-        section, "stream", f"Streaming {count:,} tokens", "token", count, g4f_tokens, raw_tokens
-    )
-    _workload(
-        section,
-        "per_event",
-        f"Streaming {count:,} tokens, one HTTP chunk per event",
-        "token",
-        count,
-        g4f_chunked,
-        raw_chunked,
-    )
+    title = f"Streaming {count:,} tokens"
+    _workload(section, "stream", title, "token", count, g4f_tokens, raw_tokens)
     _workload(section, "calls", f"{calls} short calls", "call", calls, g4f_short, raw_short)
     _workload(
         section,

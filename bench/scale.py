@@ -15,10 +15,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .common import Config, Figure, Section, Spread, Target, clean_env, log, timed_run
+from .common import Figure, Section, Spread, Target, clean_env, log, timed_run
+from .harness import Bench
 from .startup import cli_command
 
-__all__ = ["generate", "run"]
+__all__ = ["KEY", "generate", "run"]
+
+KEY = "scale"
 
 _MODULE = '''"""Generated provider {i} for the scale benchmark."""
 url = "http://127.0.0.1:9"
@@ -87,8 +90,9 @@ def _child(site: Path, count: int, lookups: int) -> dict[str, float]:
     return data
 
 
-def run(cfg: Config) -> Section:
-    section = Section("scale", "Scale: many installed providers")
+def run(bench: Bench) -> Section:
+    cfg = bench.cfg
+    section = Section(KEY, "Scale: many installed providers")
     sizes = cfg.scale_sizes
     log(f"scale: {', '.join(map(str, sizes))} providers, {cfg.scale_rounds} rounds")
     discover: dict[int, list[float]] = {n: [] for n in sizes}

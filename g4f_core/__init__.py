@@ -24,11 +24,14 @@ __all__ = [
     "ChatCompletion",
     "ChatStream",
     "Client",
+    "Config",
     "Emulator",
     "G4FError",
+    "GatewayConfig",
     "InvalidRequestError",
     "ModelNotSupportedError",
     "Option",
+    "Origin",
     "PluginFailure",
     "PluginLoadError",
     "ProviderConnectionError",
@@ -38,6 +41,7 @@ __all__ = [
     "ProviderNotFoundError",
     "ProviderNotWorkingError",
     "ProviderResponseError",
+    "ProviderTable",
     "ProviderTimeoutError",
     "RateLimitError",
     "Registry",
@@ -52,6 +56,8 @@ __all__ = [
     "get_provider",
     "hookimpl",
     "list_providers",
+    "load_config",
+    "make_gateway",
     "stream",
 ]
 
@@ -70,9 +76,15 @@ _HOME = {
     "current": "context",
     "Client": "transport.client",
     "Emulator": "plugins.provider",
+    "GatewayConfig": "gateway.config",
+    "make_gateway": "gateway.app",
     "CallEvent": "plugins.hookspecs",
-    "hookimpl": "plugins.hookspecs",
+    "hookimpl": "plugins.marker",
     "Option": "options",
+    "Config": "plugins.config",
+    "Origin": "plugins.config",
+    "ProviderTable": "plugins.config",
+    "load_config": "plugins.config",
     "ProviderInfo": "plugins.provider",
     "PluginFailure": "plugins.registry",
     "Registry": "plugins.registry",
@@ -113,8 +125,12 @@ if TYPE_CHECKING:
         RateLimitError,
         StreamNotSupportedError,
     )
+    from g4f_core.gateway.app import make_gateway
+    from g4f_core.gateway.config import GatewayConfig
     from g4f_core.options import Option
-    from g4f_core.plugins.hookspecs import CallEvent, hookimpl
+    from g4f_core.plugins.config import Config, Origin, ProviderTable, load_config
+    from g4f_core.plugins.hookspecs import CallEvent
+    from g4f_core.plugins.marker import hookimpl
     from g4f_core.plugins.provider import Emulator, ProviderInfo
     from g4f_core.plugins.registry import PluginFailure, Registry, default_registry
     from g4f_core.transport.client import Client

@@ -8,7 +8,7 @@ from g4f_core.calls import ChatStream
 from g4f_core.errors import InvalidRequestError
 from g4f_core.planning import prepare
 from g4f_core.plugins.provider import InvalidProviderError, ProviderInfo
-from g4f_core.plugins.registry import PluginFailure, default_registry
+from g4f_core.plugins.registry import PluginFailure, Registry, default_registry
 
 if TYPE_CHECKING:
     from g4f_core.aio.stream import AsyncChatStream
@@ -51,13 +51,15 @@ def stream(
     *,
     provider: str | ProviderInfo | None = None,
     model: str | None = None,
+    registry: Registry | None = None,
     **options: Any,
 ) -> ChatStream:
-    """Stream a reply chunk by chunk; everything is checked before this returns."""
-    plan = prepare(
-        default_registry(), messages, provider=provider, model=model, stream=True, options=options
-    )
-    return ChatStream(plan)
+    """Stream a reply chunk by chunk; everything is checked before this returns.
+
+    ``registry`` is where ``provider`` (or the providers serving ``model``) are looked
+    up, and whose observers see the call; by default the installed providers.
+    """
+    return _call(messages, provider, model, registry, True, options)
 
 
 def complete(
@@ -65,21 +67,38 @@ def complete(
     *,
     provider: str | ProviderInfo | None = None,
     model: str | None = None,
+    registry: Registry | None = None,
     **options: Any,
 ) -> str:
-    """The whole reply as one string."""
-    plan = prepare(
-        default_registry(), messages, provider=provider, model=model, stream=False, options=options
-    )
-    with ChatStream(plan) as chunks:
+    """The whole reply as one string (``registry`` as for :func:`stream`)."""
+    with _call(messages, provider, model, registry, False, options) as chunks:
         return "".join(chunks)
 
 
-def _as_provider(provider: object) -> str | ProviderInfo | None:
+def _call(
+    messages: Any,
+    provider: str | ProviderInfo | None,
+    model: str | None,
+    registry: Registry | None,
+    streaming: bool,
+    options: dict[str, Any],
+) -> ChatStream:
+    plan = prepare(
+        registry or default_registry(),
+        messages,
+        provider=provider,
+        model=model,
+        stream=streaming,
+        options=options,
+    )
+    return ChatStream(plan)
+
+
+def _as_provider(provider: object, registry: Registry) -> str | ProviderInfo | None:
     """Accept gpt4free-style provider modules and objects as well as names."""
     if provider is None or isinstance(provider, str | ProviderInfo):
         return provider
-    for info in default_registry().providers():
+    for info in registry.providers():
         if info.module is provider:
             return info
     name = str(getattr(provider, "__name__", type(provider).__name__)).rsplit(".", 1)[-1]
@@ -101,21 +120,15 @@ class ChatCompletion:
         provider: object = None,
         stream: bool = False,
         auth: str | bool | None = None,
+        *,
+        registry: Registry | None = None,
         **kwargs: Any,
     ) -> str | ChatStream:
         """A str, or an iterator of str chunks when ``stream=True``."""
         if isinstance(auth, str) and auth:
             kwargs["auth"] = auth  # gpt4free passed auth=False when there was none
-        chosen = _as_provider(provider)
-        plan = prepare(
-            default_registry(),
-            messages,
-            provider=chosen,
-            model=model,
-            stream=stream,
-            options=kwargs,
-        )
-        chunks = ChatStream(plan)
+        registry = registry or default_registry()
+        chunks = _call(messages, _as_provider(provider, registry), model, registry, stream, kwargs)
         if stream:
             return chunks
         with chunks:
@@ -128,6 +141,8 @@ class ChatCompletion:
         provider: object = None,
         stream: bool = False,
         auth: str | bool | None = None,
+        *,
+        registry: Registry | None = None,
         **kwargs: Any,
     ) -> str | AsyncChatStream:
         """``create`` for asyncio: a str, or an async iterator of str when ``stream=True``."""
@@ -135,10 +150,11 @@ class ChatCompletion:
 
         if isinstance(auth, str) and auth:
             kwargs["auth"] = auth
+        registry = registry or default_registry()
         chunks = open_stream(
-            None,
+            registry,
             messages,
-            provider=_as_provider(provider),
+            provider=_as_provider(provider, registry),
             model=model,
             stream=stream,
             options=kwargs,

@@ -35,7 +35,7 @@ from g4f_core.errors import (
     ProviderTimeoutError,
     RateLimitError,
 )
-from g4f_core.planning import Candidate, Plan
+from g4f_core.planning import Candidate, Plan, context_for
 from g4f_core.redaction import redact, safe_cause
 from g4f_core.transport.abort import Abort, abort_scope
 
@@ -60,15 +60,22 @@ class ChatStream(Iterator[str]):
         self._plan = plan
         self._progress = _Progress()
         self._abort = Abort()
+        self._closed = False
         # The generator must not refer back to this object: with no reference cycle,
         # dropping the stream closes the provider at once, not at the next GC pass.
         self._gen: Generator[str, None, None] = _drive(plan, self._progress, self._abort, started)
+        self._next = self._gen.__next__
 
-    def __iter__(self) -> Generator[str, None, None]:
-        return self._gen  # `for chunk in stream` runs at generator speed
+    def __iter__(self) -> ChatStream:
+        return self  # the iterator protocol: iter(stream) is stream
 
     def __next__(self) -> str:
-        return next(self._gen)
+        try:
+            return self._next()
+        except ValueError:  # "generator already executing": close() ran on another thread
+            if self._closed:  # between two steps of this one; this iteration simply ends
+                raise StopIteration from None
+            raise
 
     def __enter__(self) -> ChatStream:
         return self
@@ -78,6 +85,7 @@ class ChatStream(Iterator[str]):
 
     def close(self) -> None:
         """Stop the call; from another thread, interrupt it where it waits."""
+        self._closed = True
         if not getattr(self._gen, "gi_running", False):
             try:
                 self._gen.close()
@@ -103,6 +111,11 @@ class ChatStream(Iterator[str]):
         """The qualified name of the provider answering (or last tried)."""
         return self._progress.provider
 
+    @property
+    def attempts(self) -> int:
+        """How many attempts the call has made so far (retries and fallbacks included)."""
+        return self._progress.attempts
+
     def __repr__(self) -> str:
         names = ", ".join(c.info.name for c in self._plan.candidates)
         return f"<ChatStream providers=[{names}] delivered={self._progress.chars} chars>"
@@ -113,32 +126,37 @@ class _Progress:
 
     The delivered text must be kept (it is ``partial_text`` if the stream fails), but
     not as one object per token: every 512 chunks are joined into one string, so a
-    long reply costs about its own size rather than tens of bytes per token.
+    long reply costs about its own size rather than tens of bytes per token. The only
+    work per chunk is one append (``_attempt`` does it); counts are worked out when read.
     """
 
-    _BLOCK = 512
+    BLOCK = 512
 
     def __init__(self) -> None:
-        self._blocks: list[str] = []
-        self._recent: list[str] = []
-        self.chunks = 0
-        self.chars = 0
+        self.blocks: list[str] = []
+        self.recent: list[str] = []
+        self.attempts = 0
         self.provider: str | None = None
         # Set by a reader that is not the stepping thread (aio/handoff.py): it sees each
         # finished attempt's event first and returns what the caller really received.
         self.gate: Callable[[Any], Any] | None = None
 
-    def add(self, chunk: str) -> None:
-        self._recent.append(chunk)
-        self.chunks += 1
-        self.chars += len(chunk)
-        if len(self._recent) >= self._BLOCK:
-            self._blocks.append("".join(self._recent))
-            self._recent.clear()
+    def pack(self) -> None:
+        """Join the recent chunks into one block (every ``BLOCK`` chunks)."""
+        self.blocks.append("".join(self.recent))
+        self.recent.clear()
+
+    @property
+    def chunks(self) -> int:
+        return len(self.blocks) * self.BLOCK + len(self.recent)
+
+    @property
+    def chars(self) -> int:
+        return sum(map(len, self.blocks)) + sum(map(len, self.recent))
 
     @property
     def text(self) -> str:
-        return "".join(self._blocks) + "".join(self._recent)
+        return "".join(self.blocks) + "".join(self.recent)
 
 
 def _drive(
@@ -150,17 +168,12 @@ def _drive(
     for cand in plan.candidates:
         for number in range(1, plan.max_retries + 2):
             ctx = attrs.evolve(
-                CallContext.build(
-                    cand.info.name,
-                    cand.info.url,
-                    plan.framework,
-                    plan.registry.environ,
-                    started=started,
-                ),
+                context_for(cand.info, plan.framework, plan.registry.environ, started=started),
                 attempt=len(attempts) + 1,
             )
             try:
                 progress.provider = cand.info.qualified_name
+                progress.attempts = len(attempts) + 1
                 yield from _attempt(plan, progress, cand, ctx, abort)
                 return
             except ProviderError as error:
@@ -201,18 +214,13 @@ def _attempt(
         plan.registry.notify("g4f_core_call_started", event=_event(cand, plan, ctx))
     source: Any = None
     try:
-        messages = [dict(m) for m in plan.messages]  # providers may mutate their copy
-        source = run.run(info.create_completion, cand.model, messages, plan.stream, **cand.kwargs)
-        if isinstance(source, str):  # legacy providers returned the whole text
-            source = iter((source,))
-        elif not hasattr(source, "__next__"):
-            raise ProviderResponseError(
-                f"_create_completion returned {type(source).__name__}; it must yield str chunks"
-            )
+        source = _start(plan, cand, run)
         deadline_at = ctx.deadline_at
+        step, enter = source.__next__, run.run
+        recent, block = progress.recent, progress.BLOCK
         while True:
             try:
-                chunk = run.run(next, source)
+                chunk = enter(step)  # each step runs in the attempt's context, entered not copied
             except StopIteration:
                 break
             if not isinstance(chunk, str):
@@ -223,7 +231,9 @@ def _attempt(
                 continue
             if abort.aborted:  # closed from another thread: deliver nothing more
                 break
-            progress.add(chunk)
+            recent.append(chunk)
+            if len(recent) >= block:
+                progress.pack()
             yield chunk
             if deadline_at is not None and time.monotonic() >= deadline_at:
                 raise ctx.deadline_error()
@@ -240,28 +250,37 @@ def _attempt(
             raise
         raise failure from safe_cause(exc)
     finally:
-        close = getattr(source, "close", None)
-        if close is not None:
-            try:
-                run.run(close)
-            except Exception as exc:  # noqa: BLE001 - a failed clean-up must not replace the outcome
-                log.debug("%s: closing the provider raised %s", info.name, type(exc).__name__)
+        _close(source, run, info.name)
         if observe:
-            _finished(plan, progress, cand, ctx, time.monotonic() - began, outcome, failure)
+            event = _event(cand, plan, ctx)
+            _finished(plan, event, time.monotonic() - began, outcome, failure, progress)
+
+
+def _start(plan: Plan, cand: Candidate, run: contextvars.Context) -> Iterator[str]:
+    """Call the provider in the attempt's context; its generator (or legacy str) as chunks."""
+    messages = [dict(m) for m in plan.messages]  # providers may mutate their copy
+    info = cand.info
+    source = run.run(info.create_completion, cand.model, messages, plan.stream, **cand.kwargs)
+    if isinstance(source, str):  # legacy providers returned the whole text
+        return iter((source,))
+    if not hasattr(source, "__next__"):
+        raise ProviderResponseError(
+            f"_create_completion returned {type(source).__name__}; it must yield str chunks"
+        )
+    return source
 
 
 def _finished(
     plan: Plan,
-    progress: _Progress,
-    cand: Candidate,
-    ctx: CallContext,
+    event: Any,
     elapsed: float,
     outcome: str,
     failure: G4FError | None,
+    progress: _Progress,
 ) -> None:
     """Tell the observers an attempt has ended."""
     event = attrs.evolve(
-        _event(cand, plan, ctx),
+        event,
         elapsed=elapsed,
         outcome=outcome,
         error=type(failure).__name__ if failure else None,
@@ -275,6 +294,16 @@ def _finished(
     plan.registry.notify("g4f_core_call_finished", event=event)
 
 
+def _close(source: object, run: contextvars.Context, provider: str) -> None:
+    """Close the provider's generator in its context; a failed clean-up is only logged."""
+    close = getattr(source, "close", None)
+    if close is not None:
+        try:
+            run.run(close)
+        except Exception as exc:  # noqa: BLE001 - a failed clean-up must not replace the outcome
+            log.debug("%s: closing the provider raised %s", provider, type(exc).__name__)
+
+
 def _event(cand: Candidate, plan: Plan, ctx: CallContext) -> Any:
     from g4f_core.plugins.hookspecs import CallEvent
 
@@ -284,15 +313,24 @@ def _event(cand: Candidate, plan: Plan, ctx: CallContext) -> Any:
 def _typed(exc: Exception, provider: str, ctx: CallContext) -> G4FError:
     """The error tree's view of what an attempt raised (g4f-core errors pass unchanged)."""
     if isinstance(exc, ProviderError):
-        exc.provider = exc.provider or provider
+        exc.provider = exc.provider or provider  # authors need not name themselves
         return exc
     if isinstance(exc, G4FError):
         return exc
-    return redact(_wrap(exc, provider), ctx.auth)
+    failure = _wrap(exc, provider)
+    if isinstance(failure, ProviderError):
+        redact(failure, ctx.auth)
+    return failure
 
 
-def _wrap(exc: Exception, provider: str) -> ProviderError:
+def _wrap(exc: Exception, provider: str) -> G4FError:
     module = type(exc).__module__.split(".")[0]
+    if module in ("requests", "urllib3"):  # a bad URL or header: the request's fault
+        from g4f_core.transport.translate import refused_request
+
+        refused = refused_request(exc, provider)
+        if refused is not None:
+            return refused
     if isinstance(exc, ValueError):  # e.g. response.json() on a reply that is not JSON
         return ProviderResponseError(
             f"the provider could not read the reply ({type(exc).__name__})", provider=provider

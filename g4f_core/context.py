@@ -18,22 +18,29 @@ from urllib.parse import urlsplit
 import attrs
 
 from g4f_core.errors import InvalidRequestError, ProviderTimeoutError
+from g4f_core.options import FALSE_WORDS
+from g4f_core.options import FRAMEWORK_DEFAULTS as DEFAULTS
 
-__all__ = ["DEFAULTS", "CallContext", "current", "env_name", "max_retries"]
-
-#: Defaults of the framework options, each overridable per call and by environment.
-DEFAULTS: dict[str, float | int | None] = {
-    "timeout": 30.0,
-    "deadline": None,
-    "max_retries": 2,
-    "max_line_bytes": 1 << 20,
-    "max_reply_bytes": 64 << 20,
-}
+__all__ = [
+    "CallContext",
+    "credential",
+    "credential_settings",
+    "current",
+    "env_flag",
+    "env_name",
+    "max_retries",
+]
 
 
 def env_name(provider: str, suffix: str) -> str:
     """``G4F_CORE_<NAME>_<SUFFIX>`` with the name upper-cased and other characters as ``_``."""
     return f"G4F_CORE_{re.sub(r'[^A-Z0-9]', '_', provider.upper())}_{suffix}"
+
+
+def env_flag(key: str, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether a switch like ``G4F_CORE_STRICT`` is on: anything but "", 0, false, no, off."""
+    env = os.environ if environ is None else environ
+    return env.get(key, "").strip().lower() not in {"", *FALSE_WORDS}
 
 
 def _env_number(environ: Mapping[str, str], key: str) -> float | None:
@@ -60,7 +67,7 @@ def _positive(options: Mapping[str, object], key: str) -> float | None:
 
 def _limit(options: Mapping[str, object], env: Mapping[str, str], key: str) -> int:
     value = _positive(options, key) or _env_number(env, f"G4F_CORE_{key.upper()}")
-    return int(value or DEFAULTS[key] or 0)
+    return int(value or DEFAULTS[key])
 
 
 def max_retries(options: Mapping[str, object], env: Mapping[str, str]) -> int:
@@ -69,7 +76,7 @@ def max_retries(options: Mapping[str, object], env: Mapping[str, str]) -> int:
     if value is None:
         raw = env.get("G4F_CORE_MAX_RETRIES", "").strip()
         if not raw:
-            return int(DEFAULTS["max_retries"] or 0)
+            return int(DEFAULTS["max_retries"])
         try:
             value = int(raw)
         except ValueError:
@@ -114,12 +121,45 @@ def _text(options: Mapping[str, object], key: str) -> str | None:
     return value
 
 
-def _origin_only(url: str | None) -> str:
+def credential(
+    provider: str,
+    options: Mapping[str, object],
+    environ: Mapping[str, str],
+    auth_env: str | None = None,
+) -> tuple[str | None, str | None]:
+    """The call's credential and the setting it came from: ``auth=``, then
+    ``G4F_CORE_<NAME>_AUTH``, then the provider's own ``auth_env`` variable."""
+    given = _text(options, "auth")
+    if given:
+        return given, "auth="
+    for key in (env_name(provider, "AUTH"), auth_env):
+        value = environ.get(key, "").strip() if key else ""
+        if value:
+            return value, key
+    return None, None
+
+
+def credential_settings(provider: str, auth_env: str | None) -> str:
+    """Where a credential may come from, as a user would set it."""
+    names = [env_name(provider, "AUTH")] + ([auth_env] if auth_env else [])
+    return "pass auth=... or set " + " or ".join(names)
+
+
+def _checked_credential(value: str | None, source: str | None) -> str | None:
+    """A credential that can go into a header: refused before I/O, and never quoted."""
+    if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidRequestError(
+            f"the credential from {source} holds a line break or control character; "
+            "set it to the key alone"
+        )
+    return value
+
+
+def _origin_repr(url: str | None) -> str:
     """A base URL's path or query may carry a key: reprs show scheme, host and port."""
-    if url is None:
-        return "None"
-    parts = urlsplit(url)
-    return repr(f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}")
+    from g4f_core.redaction import origin  # redaction reads env_flag from here
+
+    return "None" if url is None else repr(origin(url))
 
 
 @attrs.frozen
@@ -127,15 +167,19 @@ class CallContext:
     """Settings of one attempt at one provider. Secrets are kept out of the repr."""
 
     provider: str
-    base_url: str | None = attrs.field(default=None, repr=lambda url: _origin_only(url))
-    timeout: float = 30.0
+    base_url: str | None = attrs.field(default=None, repr=_origin_repr)
+    timeout: float = DEFAULTS["timeout"]
     deadline_at: float | None = None  # time.monotonic() by which the whole call must end
     proxy: str | None = attrs.field(default=None, repr=False)
     auth: str | None = attrs.field(default=None, repr=False)
     ca_bundle: str | None = None
-    max_line_bytes: int = 1 << 20
-    max_reply_bytes: int = 64 << 20
+    max_line_bytes: int = DEFAULTS["max_line_bytes"]
+    max_reply_bytes: int = DEFAULTS["max_reply_bytes"]
     attempt: int = 1
+    auth_scheme: str = attrs.field(default="bearer", repr=False)
+    auth_env: str | None = attrs.field(default=None, repr=False)
+    #: The setting the credential came from ("auth=", "G4F_CORE_X_AUTH", the auth_env name).
+    auth_from: str | None = attrs.field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -146,6 +190,8 @@ class CallContext:
         environ: Mapping[str, str] | None = None,
         *,
         started: float | None = None,
+        auth_env: str | None = None,
+        auth_scheme: str = "bearer",
     ) -> CallContext:
         """Merge call options over environment over defaults; checked, before any I/O."""
         env = os.environ if environ is None else environ
@@ -166,17 +212,33 @@ class CallContext:
             if not parts.hostname:
                 raise InvalidRequestError(f"base URL for {provider} names no host")
         start = time.monotonic() if started is None else started
+        auth, auth_from = credential(provider, options, env, auth_env)
         return cls(
             provider=provider,
             base_url=base_url,
-            timeout=timeout or float(DEFAULTS["timeout"] or 30.0),
+            timeout=timeout or float(DEFAULTS["timeout"]),
             deadline_at=start + deadline if deadline else None,
             proxy=_proxy(_text(options, "proxy")),
-            auth=_text(options, "auth") or env.get(env_name(provider, "AUTH")) or None,
+            auth=_checked_credential(auth, auth_from),
             ca_bundle=_ca_bundle(_text(options, "ca_bundle")),
             max_line_bytes=_limit(options, env, "max_line_bytes"),
             max_reply_bytes=_limit(options, env, "max_reply_bytes"),
+            auth_scheme=auth_scheme,
+            auth_env=auth_env,
+            auth_from=auth_from,
         )
+
+    def auth_headers(self) -> dict[str, str]:
+        """The header that carries the credential, as the provider's ``auth_scheme`` says."""
+        if not self.auth or self.auth_scheme == "none":
+            return {}
+        if self.auth_scheme.startswith("header:"):
+            return {self.auth_scheme[len("header:") :]: self.auth}
+        return {"Authorization": f"Bearer {self.auth}"}
+
+    def credential_settings(self) -> str:
+        """Where this provider's credential may come from: for messages asking for one."""
+        return credential_settings(self.provider, self.auth_env)
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline, or None when the call has none."""
@@ -204,7 +266,11 @@ class CallContext:
 _current: ContextVar[CallContext | None] = ContextVar("g4f_core_call", default=None)
 
 
-def current(provider: str = "provider") -> CallContext:
-    """The context of the running call; outside a call, defaults from the environment."""
+def current() -> CallContext:
+    """The context of the running call, which knows its provider.
+
+    Outside a call (a script, a test) it holds the defaults and the environment's
+    settings; ``CallContext.build(name, url, options)`` makes one for a named provider.
+    """
     ctx = _current.get()
-    return ctx if ctx is not None else CallContext.build(provider, None, {})
+    return ctx if ctx is not None else CallContext.build("provider", None, {})

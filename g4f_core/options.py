@@ -17,11 +17,21 @@ import attrs
 
 from g4f_core.errors import InvalidRequestError
 
-__all__ = ["FRAMEWORK_OPTIONS", "Option", "OptionType", "check_options", "closest"]
+__all__ = [
+    "FALSE_WORDS",
+    "FRAMEWORK_DEFAULTS",
+    "FRAMEWORK_OPTIONS",
+    "TRUE_WORDS",
+    "Option",
+    "OptionType",
+    "check_options",
+    "closest",
+    "with_defaults",
+]
 
 _TYPES: dict[type, str] = {bool: "bool", int: "int", float: "float", str: "str", list: "list[str]"}
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
 #: What ``Option.type`` may be: one of these, or a tuple of them (``(str, list)``: either).
 OptionType = type | tuple[type, ...]
@@ -163,9 +173,11 @@ class Option:
             return self.check(value, where="")
         for kind in kinds:
             try:
-                return self.check(_parse(kind, text), where="")
+                value = _parse(kind, text)
             except ValueError:
                 continue
+            if _fits(kind, value)[0]:  # NaN reads as a float but fits none
+                return self.check(value, where="")  # a value out of range says so
         raise InvalidRequestError(
             f"option {self.name!r} takes {_a(self.type_name)}; cannot read {text!r} as one"
         ) from None
@@ -193,9 +205,9 @@ def _parse(kind: type, text: str) -> Any:
     """Command-line text as ``kind``; ValueError when it cannot be read so."""
     if kind is bool:
         low = text.strip().lower()
-        if low in _TRUE:
+        if low in TRUE_WORDS:
             return True
-        if low in _FALSE:
+        if low in FALSE_WORDS:
             return False
         raise ValueError(text)
     if kind is list:
@@ -261,14 +273,29 @@ def check_options(
 
 
 #: Options every call accepts, whatever the provider; they shape the transport, not the request.
+#: Their defaults here are the framework's only defaults (``G4F_CORE_<OPTION>`` overrides them).
 FRAMEWORK_OPTIONS: tuple[Option, ...] = (
-    Option("timeout", float, None, "seconds any single wait may take (connect, first byte, gap)"),
+    Option("timeout", float, 30.0, "seconds any single wait may take (connect, first byte, gap)"),
     Option("deadline", float, None, "seconds the whole call may take, stream included"),
     Option("base_url", str, None, "the provider's endpoint instead of its declared url"),
     Option("proxy", str, None, "proxy URL for this call"),
     Option("auth", str, None, "credential for providers that need one"),
-    Option("max_retries", int, None, "retries before the first token (default 2)"),
+    Option("max_retries", int, 2, "retries before the first token"),
     Option("ca_bundle", str, None, "CA bundle file to verify TLS against"),
-    Option("max_line_bytes", int, None, "largest single line the stream may carry"),
-    Option("max_reply_bytes", int, None, "largest reply body the stream may carry"),
+    Option("max_line_bytes", int, 1 << 20, "largest single line the stream may carry"),
+    Option("max_reply_bytes", int, 64 << 20, "largest reply body the stream may carry"),
 )
+
+#: name -> default of every framework option.
+FRAMEWORK_DEFAULTS: Mapping[str, Any] = {opt.name: opt.default for opt in FRAMEWORK_OPTIONS}
+
+
+def with_defaults(given: Mapping[str, Any], declared: Iterable[Option]) -> dict[str, Any]:
+    """``given`` with every declared option it leaves out set to its default.
+
+    The core passes a provider all of its declared options, so an author reads
+    ``kwargs["temperature"]`` and never repeats a default already declared once.
+    """
+    filled = {opt.name: opt.default for opt in declared}
+    filled.update(given)
+    return filled

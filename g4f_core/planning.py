@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from g4f_core.context import CallContext, env_name, max_retries
+from g4f_core.context import CallContext, credential, credential_settings, max_retries
 from g4f_core.errors import (
     AuthRequiredError,
     G4FError,
@@ -23,17 +23,19 @@ from g4f_core.errors import (
     StreamNotSupportedError,
 )
 from g4f_core.messages import Message, normalize_messages
-from g4f_core.options import FRAMEWORK_OPTIONS, check_options, closest
+from g4f_core.options import FRAMEWORK_OPTIONS, check_options, closest, with_defaults
 from g4f_core.plugins.provider import ProviderInfo
 from g4f_core.plugins.registry import Registry, match_model
 
-__all__ = ["Candidate", "Plan", "prepare"]
+__all__ = ["Candidate", "Plan", "context_for", "prepare"]
 
 _FRAMEWORK = {opt.name: opt for opt in FRAMEWORK_OPTIONS}
 
 
 @attrs.frozen
 class Candidate:
+    """One provider to try; ``kwargs`` holds every option it declares (defaults filled in)."""
+
     info: ProviderInfo
     model: str
     kwargs: Mapping[str, Any]
@@ -67,19 +69,19 @@ def prepare(
         model = getattr(model, "name", model)  # gpt4free's Model objects carry .name
         if not isinstance(model, str):
             raise InvalidRequestError(f"model must be a str, not {type(model).__name__}")
-    framework = {k: v for k, v in options.items() if k in _FRAMEWORK}
+    # None means "not given" for framework options: the default (or environment) applies.
+    framework = {k: v for k, v in options.items() if k in _FRAMEWORK and v is not None}
     framework = check_options(framework, FRAMEWORK_OPTIONS, owner="g4f-core", open_ended=False)
     extra = {k: v for k, v in options.items() if k not in _FRAMEWORK}
     retries = max_retries(framework, registry.environ)
-    candidates: tuple[Candidate, ...]
+    ask = _Ask(registry, model, stream, framework, extra)
     if provider is not None:
-        info = registry.get(provider)
-        candidates = (_check_provider(info, model, stream, framework, extra, registry),)
+        candidates: tuple[Candidate, ...] = (_check_provider(registry.get(provider), ask),)
     else:
-        candidates = _by_model(registry, model, stream, framework, extra)
+        candidates = _by_model(ask)
     # Settings and environment are checked now too (bad URLs, bad env values).
     for cand in candidates:
-        CallContext.build(cand.info.name, cand.info.url, framework, registry.environ)
+        context_for(cand.info, framework, registry.environ)
     return Plan(
         candidates=candidates,
         messages=tuple(checked),
@@ -91,14 +93,38 @@ def prepare(
     )
 
 
-def _check_provider(
+def context_for(
     info: ProviderInfo,
-    model: str | None,
-    stream: bool,
     framework: Mapping[str, Any],
-    extra: Mapping[str, Any],
-    registry: Registry,
-) -> Candidate:
+    environ: Mapping[str, str],
+    *,
+    started: float | None = None,
+) -> CallContext:
+    """The settings of one attempt at ``info``: its URL, credential and where it goes."""
+    return CallContext.build(
+        info.name,
+        info.url,
+        framework,
+        environ,
+        started=started,
+        auth_env=info.auth_env,
+        auth_scheme=info.auth_scheme,
+    )
+
+
+@attrs.frozen
+class _Ask:
+    """What the caller asked for, as every candidate is checked against it."""
+
+    registry: Registry
+    model: str | None
+    stream: bool
+    framework: Mapping[str, Any]
+    extra: Mapping[str, Any]  # the options that are not the framework's
+
+
+def _check_provider(info: ProviderInfo, ask: _Ask) -> Candidate:
+    model = ask.model
     if not info.working:
         raise ProviderNotWorkingError(
             f"provider {info.name!r} declares itself not working; choose another with "
@@ -116,31 +142,27 @@ def _check_provider(
                 f"(served: {', '.join(info.models)})"
             )
         short = found
-    if stream and not info.supports_stream:
+    if ask.stream and not info.supports_stream:
         raise StreamNotSupportedError(
             f"provider {info.name!r} cannot stream; call it without streaming "
             "(complete(), stream=False or --no-stream)"
         )
-    if info.needs_auth and not (
-        framework.get("auth") or registry.environ.get(env_name(info.name, "AUTH"))
+    if (
+        info.needs_auth
+        and credential(info.name, ask.framework, ask.registry.environ, info.auth_env)[0] is None
     ):
         raise AuthRequiredError(
-            f"provider {info.name!r} needs a credential: pass auth=... or set "
-            f"{env_name(info.name, 'AUTH')}"
+            f"provider {info.name!r} needs a credential: "
+            f"{credential_settings(info.name, info.auth_env)}"
         )
     kwargs = check_options(
-        extra, info.options, owner=f"provider {info.name!r}", open_ended=info.accepts_any_option
+        ask.extra, info.options, owner=f"provider {info.name!r}", open_ended=info.accepts_any_option
     )
-    return Candidate(info, short, kwargs)
+    return Candidate(info, short, with_defaults(kwargs, info.options))
 
 
-def _by_model(
-    registry: Registry,
-    model: str | None,
-    stream: bool,
-    framework: Mapping[str, Any],
-    extra: Mapping[str, Any],
-) -> tuple[Candidate, ...]:
+def _by_model(ask: _Ask) -> tuple[Candidate, ...]:
+    registry, model = ask.registry, ask.model
     if model is None:
         raise InvalidRequestError("name a provider= or a model= to choose providers by")
     serving = registry.select(model=model)
@@ -154,7 +176,7 @@ def _by_model(
     candidates, errors = [], []
     for info in serving:
         try:
-            candidates.append(_check_provider(info, model, stream, framework, extra, registry))
+            candidates.append(_check_provider(info, ask))
         except G4FError as exc:
             errors.append(exc)
     if not candidates:

@@ -5,11 +5,25 @@ No HTTP library here: the call path uses it before anything is sent.
 
 from __future__ import annotations
 
-import os
+from urllib.parse import urlsplit
 
+from g4f_core.context import env_flag
 from g4f_core.errors import ProviderError
 
-__all__ = ["HiddenCause", "reason", "redact", "safe_cause"]
+__all__ = ["HiddenCause", "origin", "reason", "redact", "safe_cause"]
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of a URL: what messages may name (never path or query)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # an out-of-range port: name the host alone
+        return f"{parts.scheme}://{host}"
+    return f"{parts.scheme}://{host}:{port}"
 
 
 class HiddenCause(Exception):
@@ -23,7 +37,7 @@ def safe_cause(exc: BaseException) -> BaseException:
     messages, and a provider's own exception may quote the prompt; a traceback
     printing them could show a key carried in a base URL, or private text.
     """
-    if os.environ.get("G4F_CORE_DEBUG", "").strip() not in ("", "0"):
+    if env_flag("G4F_CORE_DEBUG"):
         return exc
     return HiddenCause(f"{type(exc).__name__} ({reason(exc)}; G4F_CORE_DEBUG=1 shows it)")
 

@@ -4,6 +4,7 @@
     python3 scripts/dev.py demo    # venv + install, then the offline H2o demo
     python3 scripts/dev.py bench   # venv + install, then the benchmarks -> docs/performance.md
     python3 scripts/dev.py reliability   # the fault suite's figures -> docs/reliability.md
+    python3 scripts/dev.py interop # + llama-cpp-python[server]: the OpenAI provider vs llama.cpp
 
 The virtual environment lives in .venv at the repository root and is reused.
 """
@@ -48,8 +49,19 @@ def setup(extra: str = "") -> None:
     )
 
 
+def browser_note() -> None:
+    """Say how to get the browser the page's tests need, before pytest skips them."""
+    if not all(os.access(p, os.X_OK) for p in ("/usr/bin/chromium", "/usr/bin/chromedriver")):
+        print(
+            "note: tests/test_web_*.py need Chromium and its driver and are skipped without "
+            "them (they fail under CI=true): sudo apt-get install chromium chromium-driver",
+            flush=True,
+        )
+
+
 def test(args: list[str]) -> None:
     setup("dev")
+    browser_note()
     run(BIN / "ruff", "check", ".")
     run(BIN / "ruff", "format", "--check", ".")
     run(BIN / "mypy")
@@ -64,6 +76,26 @@ def bench(args: list[str]) -> None:
 def reliability(args: list[str]) -> None:
     setup("dev")
     run(BIN / "python", "scripts/reliability.py", *args)
+
+
+def interop(args: list[str]) -> None:
+    """The OpenAI-compatible provider against llama.cpp's server (tests/interop).
+
+    llama-cpp-python builds from source the first time (about ten minutes on two cores);
+    pip's cache keeps the wheel for every later install.
+    """
+    setup("dev")
+    run(
+        BIN / "python",
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "llama-cpp-python[server]",
+        "gguf",
+    )
+    run(BIN / "pytest", "-m", "interop", "tests/interop", "-v", "-p", "no:cacheprovider", *args)
 
 
 def demo(args: list[str]) -> None:
@@ -115,7 +147,13 @@ def demo(args: list[str]) -> None:
     print("demo finished", flush=True)
 
 
-COMMANDS = {"test": test, "demo": demo, "bench": bench, "reliability": reliability}
+COMMANDS = {
+    "test": test,
+    "demo": demo,
+    "bench": bench,
+    "reliability": reliability,
+    "interop": interop,
+}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

@@ -21,12 +21,14 @@ DEFAULT_REPLY = Reply()
 def _no_installed_plugins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Every test starts with an empty process-wide registry and no G4F_CORE_* settings.
 
-    Recorded check outcomes go to a throwaway folder, never the developer's cache.
+    Recorded check outcomes go to a throwaway folder, never the developer's cache, and the
+    default config file is looked for in an empty folder, never the developer's own.
     """
     for key in list(os.environ):
         if key.startswith("G4F_CORE_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("G4F_CORE_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config-home"))
     old = registry_module._set_default(Registry([], environ={}))
     yield
     registry_module._set_default(old)

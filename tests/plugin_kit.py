@@ -12,10 +12,11 @@ from __future__ import annotations
 import importlib
 import re
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from importlib import metadata
 from pathlib import Path
 
-__all__ = ["MISSING", "make_dist", "module_name_for", "provider_source"]
+__all__ = ["MISSING", "CountedDists", "make_dist", "module_name_for", "provider_source"]
 
 GROUP = "g4f_core.providers"
 
@@ -27,6 +28,22 @@ class _Missing:
 
 #: Leave the attribute out of the generated module.
 MISSING: object = _Missing()
+
+
+class CountedDists(list[metadata.Distribution]):
+    """Distributions for a Registry that count its discoveries: each one reads them once."""
+
+    def __init__(self, dists: Iterable[metadata.Distribution] = ()) -> None:
+        super().__init__(dists)
+        self.reads = 0
+
+    @classmethod
+    def under(cls, root: Path) -> CountedDists:
+        return cls(metadata.distributions(path=[str(root)]))
+
+    def __iter__(self) -> Iterator[metadata.Distribution]:
+        self.reads += 1
+        return super().__iter__()
 
 
 def module_name_for(dist_name: str, provider: str) -> str:

@@ -594,9 +594,7 @@ def is_generation(request: Request) -> bool:
 RAW_PROVIDER = """
 import json
 
-from g4f_core.context import current
-from g4f_core.errors import ProviderConnectionError, ProviderResponseError
-from g4f_core.transport.client import Client
+from g4f_core import Client, ProviderConnectionError, ProviderResponseError, current
 
 url = "http://127.0.0.1:9"
 models = ["raw-1"]
@@ -605,7 +603,7 @@ needs_auth = NEEDS_AUTH
 
 
 def _create_completion(model, messages, stream, **kwargs):
-    http = Client(current("Raw"))
+    http = Client(current())
     events = None
     try:
         auth = http.context.auth

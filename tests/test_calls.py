@@ -164,6 +164,24 @@ def test_stream_yields_the_chunks(chat_server: ScriptedServer) -> None:
     assert list(g4f_core.stream("Hi", provider="Direct")) == ["Hello there"]
 
 
+def test_a_stream_is_its_own_iterator_and_for_and_next_share_one_position(
+    install: Install,
+) -> None:
+    install(Scripted=SCRIPTED)
+    module("Scripted").chunks = ["a", "b", "c", "d"]
+    with g4f_core.stream("Hi", provider="Scripted") as stream:
+        assert iter(stream) is stream
+        assert next(stream) == "a"
+        seen = []
+        for chunk in stream:  # the loop continues where next() left off
+            seen.append(chunk)
+            if chunk == "c":
+                break
+        assert seen == ["b", "c"]
+        assert list(stream) == ["d"]
+        assert stream.text == "abcd"
+
+
 def test_chat_completion_create_returns_a_str(chat_server: ScriptedServer) -> None:
     reply = ChatCompletion.create(
         model="falcon-7b", messages=[{"role": "user", "content": "Hi"}], provider="Direct"
@@ -431,14 +449,15 @@ def test_other_exceptions_become_provider_response_errors_without_the_text(
     assert caught.value.provider == "Oops"
 
 
+@pytest.mark.parametrize(("value", "shown"), [("1", True), ("yes", True), ("false", False)])
 def test_under_debug_the_providers_own_exception_is_the_cause(
-    install: Install, monkeypatch: pytest.MonkeyPatch
+    install: Install, monkeypatch: pytest.MonkeyPatch, value: str, shown: bool
 ) -> None:
-    monkeypatch.setenv("G4F_CORE_DEBUG", "1")
+    monkeypatch.setenv("G4F_CORE_DEBUG", value)
     install(Oops=provider_source(body="raise ValueError('detail')\nyield ''"))
     with pytest.raises(ProviderResponseError) as caught:
         g4f_core.complete("Hi", provider="Oops")
-    assert isinstance(caught.value.__cause__, ValueError)
+    assert isinstance(caught.value.__cause__, ValueError) is shown
 
 
 # -- the transport: g4f_core.transport.client.Client against the loopback server ------------
@@ -570,6 +589,21 @@ def test_complete_reports_the_partial_text_of_a_failure_after_the_first_chunk(
         g4f_core.complete("Hi", model="shared")
     assert caught.value.partial_text == "one "
     assert module("Bravo").calls == []
+
+
+def test_the_partial_text_of_a_long_stream_is_exactly_what_was_delivered(
+    install: Install,
+) -> None:
+    install(Scripted=SCRIPTED)
+    chunks = [f"{i}," for i in range(1300)]  # past two of the blocks delivered text is kept in
+    module("Scripted").chunks = [*chunks, "", "x"]
+    module("Scripted").after_first = None
+    stream = g4f_core.stream("Hi", provider="Scripted")
+    received = [next(stream) for _ in range(1300)]
+    assert stream.text == "".join(received) == "".join(chunks)
+    assert repr(stream).endswith(f"delivered={len(stream.text)} chars>")
+    assert list(stream) == ["x"]  # the empty chunk is dropped, not delivered
+    assert stream.text == "".join(chunks) + "x"
 
 
 def test_when_every_provider_fails_each_attempt_is_kept_in_order(trio: Registry) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from plugin_kit import make_dist, module_name_for, provider_source
+from plugin_kit import CountedDists, make_dist, module_name_for, provider_source
 
 from g4f_core import Registry, cli
 
@@ -35,6 +35,8 @@ STREAMER = provider_source(
             yield " " + ",".join(f"{k}={v!r}:{type(v).__name__}" for k, v in sorted(kwargs.items()))
     """,
 )
+#: What STREAMER says when called without -o: every declared option, at its default.
+HELLO = "Hello do_sample=True:bool,max_new_tokens=1024:int,stop='':str,temperature=0.5:float\n"
 BATCH = provider_source(models=["falcon-7b", "llama"], supports_stream=False, body="yield 'batch'")
 KEYED = provider_source(models=["gpt"], needs_auth=True, working=False)
 CONTEXT = provider_source(
@@ -133,6 +135,8 @@ def test_providers_json_has_exactly_the_documented_shape(registry: Registry) -> 
             "distribution",
             "version",
             "entry_point",
+            "auth_env",
+            "origin",
             "last_check",
         }
     streamer = data["providers"][2]
@@ -153,7 +157,7 @@ def test_providers_json_has_exactly_the_documented_shape(registry: Registry) -> 
     }
     assert "temperature: float = 0.5" in streamer["params"]
     [failure] = data["failures"]
-    assert set(failure) == {"name", "entry_point", "distribution", "version", "error"}
+    assert set(failure) == {"name", "entry_point", "distribution", "version", "error", "origin"}
     assert (failure["name"], failure["distribution"], failure["version"]) == (
         "Broken",
         "broken-dist",
@@ -257,7 +261,7 @@ def test_models_json(registry: Registry) -> None:
 
 def test_chat_prints_the_reply_and_a_final_newline(registry: Registry) -> None:
     code, out, err = run(registry, "chat", "-p", "Streamer", "Hi")
-    assert (code, out, err) == (0, "Hello\n", "")
+    assert (code, out, err) == (0, HELLO, "")
 
 
 def test_chat_prints_tokens_as_they_arrive(
@@ -291,7 +295,7 @@ def test_chat_reads_the_prompt_from_stdin(
 
 def test_chat_reads_stdin_for_a_dash(registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO("a prompt on stdin\n"))
-    assert run(registry, "chat", "-p", "Streamer", "-")[:2] == (0, "Hello\n")
+    assert run(registry, "chat", "-p", "Streamer", "-")[:2] == (0, HELLO)
 
 
 def test_chat_refuses_an_empty_prompt(registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -321,6 +325,13 @@ def test_chat_types_options_by_their_declaration(registry: Registry) -> None:
     assert out == (
         "Hello do_sample=False:bool,max_new_tokens=64:int,stop='12':str,temperature=0.25:float\n"
     )
+
+
+@pytest.mark.parametrize("key", ["provider", "model", "messages", "registry"])
+def test_chat_refuses_a_call_keyword_given_as_an_option(registry: Registry, key: str) -> None:
+    code, out, err = run(registry, "chat", "-p", "Streamer", "-o", f"{key}=x", "Hi")
+    assert (code, out) == (1, "")
+    assert err == f"error: -o {key}=... is not an option: use -p NAME or -m MODEL\n"
 
 
 @pytest.mark.parametrize(
@@ -355,7 +366,7 @@ def test_chat_with_a_provider_that_cannot_stream_prints_the_whole_reply(
 
 
 def test_chat_by_model_picks_a_provider(registry: Registry) -> None:
-    assert run(registry, "chat", "-m", "falcon-40b", "Hi")[:2] == (0, "Hello\n")
+    assert run(registry, "chat", "-m", "falcon-40b", "Hi")[:2] == (0, HELLO)
 
 
 def test_chat_without_provider_or_model_is_an_error(registry: Registry) -> None:
@@ -427,12 +438,14 @@ def test_usage_errors_exit_2(
     "command", [[], ["providers"], ["show"], ["models"], ["chat"], ["emulate"]]
 )
 def test_every_command_has_help(
-    registry: Registry, command: list[str], capsys: pytest.CaptureFixture[str]
+    site: Path, command: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run(registry, *command, "--help")
+    make_dist(site, "streamer-dist", "1.2", {"Streamer": STREAMER})
+    dists = CountedDists.under(site)
+    code, out, _ = run(Registry(dists, environ={}), *command, "--help")
     assert code == 0
     assert f"usage: g4f-core {' '.join(command)}".rstrip() in out + capsys.readouterr().out
-    assert registry.discoveries == 0  # help needs no discovery
+    assert dists.reads == 0  # help needs no discovery
 
 
 def test_help_and_usage_errors_go_to_the_streams_given_to_main(registry: Registry) -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from plugin_kit import make_dist, provider_source
+from plugin_kit import CountedDists, make_dist, provider_source
 from promises import (  # noqa: F401
     Outcome,
     Promises,
@@ -98,7 +98,8 @@ def test_sixteen_threads_of_streaming_calls_each_get_exactly_their_own_text(
     caplog: pytest.LogCaptureFixture,
     promise: Promises,
 ) -> None:
-    registry = use_registry(Registry([metadata.distribution("g4f-core")], environ={}))
+    dists = CountedDists([metadata.distribution("g4f-core")])
+    use_registry(Registry(dists, environ={}))
     drain_pool()
     fds_before = open_fds()
     errors: list[BaseException] = []
@@ -145,7 +146,7 @@ def test_sixteen_threads_of_streaming_calls_each_get_exactly_their_own_text(
         completed=done[0],
         cross_talk=len(crossed),
         errors=len(errors),
-        discovery_runs=registry.discoveries,
+        discovery_runs=dists.reads,
         pool_full_warnings=len(pool_full),
     )
     promise("P4").record(
@@ -159,7 +160,7 @@ def test_sixteen_threads_of_streaming_calls_each_get_exactly_their_own_text(
     assert errors == []
     assert crossed == []
     assert done[0] == THREADS * CALLS
-    assert registry.discoveries == 1
+    assert dists.reads == 1
     assert pool_full == []
     assert closed == opened
     assert fds_after <= fds_before

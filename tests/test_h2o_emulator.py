@@ -947,26 +947,6 @@ def test_stop_is_prompt_while_a_client_holds_an_idle_keepalive_connection() -> N
     emulator.stop()  # idempotent
 
 
-def test_serve_forever_blocks_until_stop_is_called_elsewhere() -> None:
-    emulator = H2oEmulator()
-    thread = threading.Thread(target=emulator.serve_forever)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                url = emulator.url
-                break
-            except RuntimeError:
-                time.sleep(0.01)
-        with Client() as session:
-            assert session.get(f"{url}/").status_code == 200
-    finally:
-        emulator.stop()
-        thread.join(5)
-    assert not thread.is_alive()
-
-
 def test_reset_forgets_requests_sessions_conversations_and_faults(
     emulator: H2oEmulator, client: Client
 ) -> None:

@@ -350,3 +350,104 @@ def test_a_misspelt_hook_name_suggests_the_real_one(
 
 def test_hookimpl_is_g4f_cores_own_marker() -> None:
     assert g4f_core.hookimpl.project_name == PROJECT == "g4f_core"
+
+
+# -- pluggy's semantics ---------------------------------------------------------------------------
+
+#: An observer written as pluggy wrappers: g4f-core calls each implementation on its own.
+HOOKWRAPPER = """
+from g4f_core import hookimpl
+
+seen = []
+
+@hookimpl(hookwrapper=True)
+def g4f_core_call_finished(event):
+    seen.append(event)
+    yield
+"""
+NEW_STYLE_WRAPPER = """
+from g4f_core import hookimpl
+
+seen = []
+
+@hookimpl(wrapper=True)
+def g4f_core_call_started(event):
+    seen.append(event)
+    return (yield)
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "hook", "flag"),
+    [
+        (HOOKWRAPPER, "g4f_core_call_finished", "hookwrapper=True"),
+        (NEW_STYLE_WRAPPER, "g4f_core_call_started", "wrapper=True"),
+    ],
+    ids=["hookwrapper", "wrapper"],
+)
+def test_a_wrapper_observer_is_refused_at_load_naming_the_plugin_and_hook(
+    site: Path,
+    registry_for: Callable[..., Registry],
+    use_registry: Callable[[Registry], Registry],
+    source: str,
+    hook: str,
+    flag: str,
+) -> None:
+    modules = make_dist(site, "wrapping", "1.0", {"Wrapping": source})
+    make_dist(site, "echo-dist", "1.0", {"Echo": ECHO})
+    registry = use_registry(registry_for())
+    [failure] = registry.failures()
+    assert (failure.name, failure.distribution) == ("Wrapping", "wrapping")
+    assert f"plugin 'wrapping:Wrapping' implements hook {hook!r} with {flag}" in failure.error
+    assert "drop the flag" in failure.error
+    g4f_core.complete("Hi", provider="Echo")
+    assert sys.modules[modules["Wrapping"]].seen == []
+    assert not registry.has_observers  # nothing of the refused plugin stayed registered
+
+
+def test_a_wrapper_observer_raises_at_load_in_strict_mode(
+    site: Path, registry_for: Callable[..., Registry]
+) -> None:
+    make_dist(site, "wrapping", "1.0", {"Wrapping": HOOKWRAPPER})
+    with pytest.raises(g4f_core.PluginLoadError, match="hookwrapper=True"):
+        registry_for({"G4F_CORE_STRICT": "1"}).providers()
+
+
+def _ordered(name: str, marker: str) -> str:
+    return f"""
+from g4f_core import hookimpl
+
+@hookimpl{marker}
+def g4f_core_call_finished(event):
+    import g4ftest_order_log
+    g4ftest_order_log.calls.append({name!r})
+"""
+
+
+def test_observers_run_in_pluggys_order_tryfirst_first_trylast_last(
+    site: Path,
+    registry_for: Callable[..., Registry],
+    use_registry: Callable[[Registry], Registry],
+) -> None:
+    make_dist(site, "echo-dist", "1.0", {"Echo": ECHO}, modules={"g4ftest_order_log": "calls = []"})
+    # Discovered in distribution order: a, b, c; pluggy calls the last registered first.
+    make_dist(site, "a-dist", "1.0", {"A": _ordered("a", "(trylast=True)")})
+    make_dist(site, "b-dist", "1.0", {"B": _ordered("b", "")})
+    make_dist(site, "c-dist", "1.0", {"C": _ordered("c", "")})
+    make_dist(site, "d-dist", "1.0", {"D": _ordered("d", "(tryfirst=True)")})
+    registry = use_registry(registry_for())
+    assert registry.failures() == []
+    g4f_core.complete("Hi", provider="Echo")
+    assert sys.modules["g4ftest_order_log"].calls == ["d", "c", "b", "a"]
+
+
+def test_a_register_hook_named_by_specname_is_called(
+    site: Path, registry_for: Callable[..., Registry]
+) -> None:
+    source = REGISTERING.replace(
+        "@hookimpl\ndef g4f_core_register_providers(register):",
+        "@hookimpl(specname='g4f_core_register_providers')\ndef add_mine(register):",
+    )
+    assert "add_mine" in source
+    make_dist(site, "many", "1.0", {"Many": source})
+    assert [info.name for info in registry_for().providers()] == ["One", "Three"]

@@ -255,6 +255,19 @@ def test_an_endless_trickle_of_events_stops_at_the_deadline(serve_raw: RawServer
     assert client_left(server)
 
 
+def test_a_deadline_passing_while_the_caller_holds_an_event_ends_the_stream_there(
+    serve_raw: RawServerFactory,
+) -> None:
+    server = serve_raw([head(), chunk(sse("a")), 0.1, chunk(sse("b")), HOLD])
+    client = client_for(server, deadline=0.6)
+    events = client.events(client.request("POST", "chat", stream=True))
+    assert next(events) == "a"
+    time.sleep(0.8)  # "b" has arrived meanwhile, but the call is out of time
+    with pytest.raises(ProviderTimeoutError) as info:
+        next(events)
+    assert info.value.phase == "deadline"
+
+
 # -- events(): broken streams -----------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from g4f_core import InvalidRequestError, Option
+from g4f_core.context import CallContext, max_retries
 from g4f_core.options import FRAMEWORK_OPTIONS, check_options, closest, options_from
 
 TEMPERATURE = Option("temperature", float, 0.5)
@@ -153,6 +154,19 @@ def test_check_options_passes_unknown_options_unchanged_when_open_ended() -> Non
 def test_framework_options_of_the_contract_are_declared() -> None:
     names = {opt.name for opt in FRAMEWORK_OPTIONS}
     assert {"timeout", "deadline", "base_url", "proxy", "auth", "max_retries"} <= names
+
+
+def test_the_framework_defaults_are_the_declared_ones_and_apply_when_none_is_given() -> None:
+    declared = {opt.name: opt.default for opt in FRAMEWORK_OPTIONS}
+    assert (declared["timeout"], declared["max_retries"], declared["deadline"]) == (30.0, 2, None)
+    ctx = CallContext.build("X", None, {"timeout": None}, {})
+    assert (ctx.timeout, ctx.max_line_bytes, ctx.max_reply_bytes, ctx.deadline_at) == (
+        declared["timeout"],
+        declared["max_line_bytes"],
+        declared["max_reply_bytes"],
+        None,
+    )
+    assert max_retries({}, {}) == declared["max_retries"]
 
 
 # -- declared ranges, choices, list types and OpenAI names -----------------------------------

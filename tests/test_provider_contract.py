@@ -240,6 +240,8 @@ def test_to_dict_has_exactly_the_json_keys_of_the_contract() -> None:
         "distribution",
         "version",
         "entry_point",
+        "auth_env",
+        "origin",
     }
     assert data["models"] == ["falcon-40b", "falcon-7b"]
     assert data["options"] == [{"name": "temperature", "type": "float", "default": 0.5, "help": ""}]
@@ -273,3 +275,8 @@ def test_every_independent_problem_is_reported_at_once() -> None:
         "`params`",
     ):
         assert fragment in message
+
+
+def test_a_create_completion_whose_signature_cannot_be_read_is_refused() -> None:
+    with pytest.raises(InvalidProviderError, match="signature of `_create_completion` cannot"):
+        info_from(provider_source(footer="_create_completion = max"))

@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from plugin_kit import MISSING, make_dist, module_name_for, provider_source
+from plugin_kit import MISSING, CountedDists, make_dist, module_name_for, provider_source
 
 import g4f_core
 from g4f_core import (
@@ -175,6 +175,7 @@ def test_failures_are_plugin_failure_records(
         "distribution": "bad-dist",
         "version": "2.3",
         "error": failure.error,
+        "origin": None,
     }
 
 
@@ -281,13 +282,22 @@ def test_strict_mode_raises_the_first_failure(
     assert isinstance(caught.value.__cause__, RuntimeError)
 
 
-@pytest.mark.parametrize("value", ["", "0"])
+@pytest.mark.parametrize("value", ["", "0", "false", "No", " off "])
 def test_strict_mode_off_records_failures_without_raising(
     site: Path, registry_for: Callable[..., Registry], value: str
 ) -> None:
     make_dist(site, "bad-dist", "1.0", {"Bad": BROKEN["raises on import"][0]})
     registry = registry_for({"G4F_CORE_STRICT": value})
     assert len(registry.failures()) == 1
+
+
+@pytest.mark.parametrize("value", ["1", "true", "YES", "on", "2"])
+def test_strict_mode_is_on_for_any_other_value(
+    site: Path, registry_for: Callable[..., Registry], value: str
+) -> None:
+    make_dist(site, "bad-dist", "1.0", {"Bad": BROKEN["raises on import"][0]})
+    with pytest.raises(PluginLoadError):
+        registry_for({"G4F_CORE_STRICT": value}).providers()
 
 
 def test_strict_mode_with_good_plugins_loads_them(
@@ -300,37 +310,34 @@ def test_strict_mode_with_good_plugins_loads_them(
 # -- laziness and threads ----------------------------------------------------------------------
 
 
-def test_constructing_a_registry_imports_nothing(
-    site: Path, registry_for: Callable[..., Registry]
-) -> None:
+def test_constructing_a_registry_imports_nothing(site: Path) -> None:
     modules = make_dist(site, "good-dist", "1.0", {"Good": GOOD})
-    registry = registry_for()
-    assert registry.discoveries == 0
+    dists = CountedDists.under(site)
+    registry = Registry(dists, environ={})
+    assert dists.reads == 0
     assert modules["Good"] not in sys.modules
     registry.get("good")
     assert modules["Good"] in sys.modules
-    assert registry.discoveries == 1
+    assert dists.reads == 1
 
 
-def test_discovery_runs_once_across_lookups(
-    site: Path, registry_for: Callable[..., Registry]
-) -> None:
+def test_discovery_runs_once_across_lookups(site: Path) -> None:
     make_dist(site, "good-dist", "1.0", {"Good": GOOD})
-    registry = registry_for()
+    dists = CountedDists.under(site)
+    registry = Registry(dists, environ={})
     registry.get("Good")
     registry.providers()
     registry.failures()
     registry.select(model="m1")
     registry.load()
-    assert registry.discoveries == 1
+    assert dists.reads == 1
 
 
-def test_discovery_runs_once_when_sixteen_threads_look_up_at_once(
-    site: Path, registry_for: Callable[..., Registry]
-) -> None:
+def test_discovery_runs_once_when_sixteen_threads_look_up_at_once(site: Path) -> None:
     slow = provider_source(header="import time\ntime.sleep(0.2)")  # widen the race window
     make_dist(site, "slow-dist", "1.0", {"Slow": slow})
-    registry = registry_for()
+    dists = CountedDists.under(site)
+    registry = Registry(dists, environ={})
     barrier = threading.Barrier(16)
     found: list[ProviderInfo] = []
     errors: list[BaseException] = []
@@ -350,7 +357,7 @@ def test_discovery_runs_once_when_sixteen_threads_look_up_at_once(
     assert errors == []
     assert len(found) == 16
     assert all(info is found[0] for info in found)
-    assert registry.discoveries == 1
+    assert dists.reads == 1
 
 
 def test_importing_g4f_core_imports_no_provider_and_not_requests(site: Path) -> None:

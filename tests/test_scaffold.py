@@ -211,7 +211,7 @@ def test_pytest_passes_on_the_new_distribution(scaffolded: tuple[Path, Path]) ->
     root, site = scaffolded
     result = pytest_on(root, environment(root, site))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "12 passed" in result.stdout
+    assert "13 passed" in result.stdout
 
 
 def test_its_tests_run_the_checks_against_a_live_endpoint_with_g4f_live(

@@ -1,9 +1,12 @@
-"""The byte-level SSE decoders fed chunks directly (no sockets).
+"""The byte-level SSE decoder fed chunks directly (no sockets), the way Client.events feeds it.
 
-The output must never depend on where the stream was split: every fixture is decoded
-whole, one byte at a time, split at every offset into two chunks and (for short
-fixtures) into three, and the event lists must be identical. Hypothesis then builds
-random streams and chunkings. Limits (line length, strict UTF-8) are checked too.
+There is one decoder loop, ``SSEDecoder.feed``, and :func:`decode` drives it exactly as
+``Client.events`` does: every chunk read goes to ``feed``, an error the decoder keeps is
+raised as soon as that chunk's events are out, and ``end`` closes the stream. The output
+must never depend on where the stream was split: every fixture is decoded whole, one byte
+at a time, split at every offset into two chunks and (for short fixtures) into three, and
+the event lists must be identical. Hypothesis then builds random streams and chunkings.
+Limits (line length, strict UTF-8) are checked too.
 """
 
 from __future__ import annotations
@@ -17,34 +20,38 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from g4f_core.transport.sse import (
-    DecodeError,
-    LineDecoder,
-    LineTooLongError,
-    ServerSentEvent,
-    SSEDecoder,
-)
+from g4f_core.transport.sse import DecodeError, LineDecoder, LineTooLongError, SSEDecoder
 
 BOM = b"\xef\xbb\xbf"
 
 
 class Decoded(NamedTuple):
-    events: list[ServerSentEvent]
+    events: list[str]
     truncated: bool
 
 
-def decode(chunks: Iterable[bytes], max_line_bytes: int | None = None) -> Decoded:
-    """Feed ``chunks`` to a fresh decoder and end the stream."""
+def decode(
+    chunks: Iterable[bytes], max_line_bytes: int | None = None, into: list[str] | None = None
+) -> Decoded:
+    """Feed ``chunks`` to a fresh decoder as ``Client.events`` does, and end the stream.
+
+    A read never returns an empty chunk mid-stream (b"" is the end), so none is fed.
+    Events delivered before an error are appended to ``into``.
+    """
     decoder = SSEDecoder(max_line_bytes=max_line_bytes)
-    events: list[ServerSentEvent] = []
+    events: list[str] = [] if into is None else into
     for chunk in chunks:
-        events.extend(decoder.feed(chunk))
-    events.extend(decoder.end())
+        if not chunk:
+            continue
+        events += decoder.feed(chunk)
+        if decoder.error is not None:
+            raise decoder.error
+    decoder.end()
     return Decoded(events, decoder.truncated)
 
 
 def data_of(decoded: Decoded) -> list[str]:
-    return [event.data for event in decoded.events]
+    return decoded.events
 
 
 def split_at(stream: bytes, cuts: Iterable[int]) -> list[bytes]:
@@ -153,27 +160,19 @@ def test_each_short_fixture_split_three_ways_gives_the_same_events(fixture: Fixt
         assert decode(chunks) == whole, chunks
 
 
-def test_empty_chunks_anywhere_change_nothing(fixture: Fixture) -> None:
-    chunks = [b""]
-    for byte in one_byte_at_a_time(fixture.stream):
-        chunks += [byte, b""]
-    assert decode(chunks) == decode([fixture.stream])
-
-
 # -- fields other than data ---------------------------------------------------------------
 
 
-def test_event_and_id_fields_are_carried_with_the_data() -> None:
-    stream = b"event: update\nid: 7\ndata: x\n\ndata: y\n\n"
-    assert decode([stream]).events == [
-        ServerSentEvent("x", "update", "7"),
-        ServerSentEvent("y", "message", "7"),  # the last id persists, the type does not
-    ]
+def test_event_id_and_retry_fields_neither_split_nor_join_events() -> None:
+    stream = b"event: update\nid: 7\ndata: x\n\nretry: 5\nid: a\x00b\ndata: y\nevent: e\n\n"
+    assert decode([stream]).events == ["x", "y"]
 
 
-def test_an_id_containing_nul_is_ignored() -> None:
-    stream = b"id: 1\ndata: x\n\nid: a\x00b\ndata: y\n\n"
-    assert [event.id for event in decode([stream]).events] == ["1", "1"]
+def test_end_returns_nothing_and_records_an_unfinished_event() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: a\n\ndata: b\n") == ["a"]
+    assert decoder.end() is None
+    assert decoder.truncated is True
 
 
 def test_a_complete_stream_is_not_truncated() -> None:
@@ -185,36 +184,35 @@ def test_a_complete_stream_is_not_truncated() -> None:
 
 def test_line_decoder_holds_a_trailing_cr_until_it_knows_what_follows() -> None:
     lines = LineDecoder()
-    assert list(lines.feed(b"a\r")) == [b"a"]
-    assert list(lines.feed(b"\nb\r")) == [b"b"]  # the LF completed the CRLF: no blank line
-    assert list(lines.feed(b"\r\n")) == [b""]  # a second CR is a blank line, its LF is swallowed
+    assert lines.feed(b"a\r") == b"a\n"
+    assert lines.feed(b"\nb\r") == b"b\n"  # the LF completed the CRLF: no blank line
+    assert lines.feed(b"\r\n") == b"\n"  # a second CR is a blank line, its LF is swallowed
     assert lines.end() == b""
 
 
 def test_line_decoder_strips_a_bom_that_arrives_one_byte_at_a_time() -> None:
     lines = LineDecoder()
-    assert list(lines.feed(BOM[:1])) == []
-    assert list(lines.feed(BOM[1:2])) == []
-    assert list(lines.feed(BOM[2:] + b"x\n")) == [b"x"]
+    assert lines.feed(BOM[:1]) == b""
+    assert lines.feed(BOM[1:2]) == b""
+    assert lines.feed(BOM[2:] + b"x\n") == b"x\n"
 
 
 def test_line_decoder_keeps_bytes_that_only_look_like_the_start_of_a_bom() -> None:
     lines = LineDecoder()
-    assert list(lines.feed(BOM[:2])) == []
-    assert list(lines.feed(b"x\n")) == [BOM[:2] + b"x"]
+    assert lines.feed(BOM[:2]) == b""
+    assert lines.feed(b"x\n") == BOM[:2] + b"x\n"
 
 
 def test_line_decoder_returns_the_unterminated_remainder_at_the_end() -> None:
     lines = LineDecoder()
-    assert list(lines.feed(b"a\nbc")) == [b"a"]
+    assert lines.feed(b"a\nbc") == b"a\n"
     assert lines.end() == b"bc"
 
 
-def test_line_decoder_counts_every_byte_fed() -> None:
+def test_line_decoder_gives_every_line_a_chunk_completes_as_one_lf_block() -> None:
     lines = LineDecoder()
-    for chunk in (BOM[:1], BOM[1:] + b"a\r", b"\nb"):
-        list(lines.feed(chunk))
-    assert lines.bytes_fed == len(BOM) + len(b"a\r\nb")
+    assert lines.feed(b"a\r\nb\rc\nd") == b"a\nb\nc\n"
+    assert lines.feed(b"e\n\n") == b"de\n\n"
 
 
 # -- multibyte characters split at every inner offset ------------------------------------
@@ -275,13 +273,14 @@ def test_a_line_one_byte_over_max_line_bytes_in_one_chunk_raises() -> None:
 def test_a_line_over_the_limit_in_one_chunk_without_newline_raises_at_once() -> None:
     decoder = SSEDecoder(max_line_bytes=1024)
     with pytest.raises(LineTooLongError):
-        list(decoder.feed(b"data: " + b"x" * 4096))
+        decoder.feed(b"data: " + b"x" * 4096)
 
 
 def test_a_line_over_the_limit_followed_by_more_lines_in_one_chunk_raises() -> None:
     decoder = SSEDecoder(max_line_bytes=1024)
-    events = list(decoder.feed(b"data: a\n\ndata: " + b"x" * 4096 + b"\n\ndata: b\n\n"))
-    assert [event.data for event in events] == ["a"]  # what came before is delivered
+    events = decoder.feed(b"data: a\n\ndata: " + b"x" * 4096 + b"\n\ndata: b\n\n")
+    assert events == ["a"]  # what came before is delivered
+    assert isinstance(decoder.error, LineTooLongError)  # kept for the caller to raise now
     with pytest.raises(LineTooLongError):
         decoder.end()
 
@@ -291,32 +290,27 @@ def test_a_long_line_arriving_in_small_chunks_raises_as_soon_as_the_limit_is_pas
     chunk = b"x" * (64 << 10)
     total_chunks = (20 << 20) // len(chunk)  # a 20 MiB line with no newline
     decoder = SSEDecoder(max_line_bytes=limit)
-    list(decoder.feed(b"data: "))
+    decoder.feed(b"data: ")
     fed = 0
     with pytest.raises(LineTooLongError):
         for _ in range(total_chunks):
             fed += 1
-            list(decoder.feed(chunk))
+            decoder.feed(chunk)
     assert fed * len(chunk) <= limit + len(chunk)  # at most one chunk past the limit
     assert fed < total_chunks
 
 
 def test_a_long_line_completed_by_a_later_chunk_is_measured_whole() -> None:
     decoder = SSEDecoder(max_line_bytes=1000)
-    list(decoder.feed(b"data: " + b"x" * 500))
+    decoder.feed(b"data: " + b"x" * 500)
     with pytest.raises(LineTooLongError):
-        list(decoder.feed(b"x" * 600 + b"\r"))
+        decoder.feed(b"x" * 600 + b"\r")
 
 
 def test_a_four_mib_line_in_512_byte_chunks_is_decoded() -> None:
     payload = b"y" * (4 << 20)
-    decoder = SSEDecoder(max_line_bytes=8 << 20)
-    events = list(decoder.feed(b"data: "))
-    for start in range(0, len(payload), 512):
-        events += decoder.feed(payload[start : start + 512])
-    events += decoder.feed(b"\n\n")
-    assert len(events) == 1
-    assert events[0].data == payload.decode()
+    chunks = [b"data: "] + [payload[i : i + 512] for i in range(0, len(payload), 512)]
+    assert decode([*chunks, b"\n\n"], max_line_bytes=8 << 20).events == [payload.decode()]
 
 
 # -- property tests ----------------------------------------------------------------------
@@ -440,14 +434,14 @@ def test_any_chunking_of_any_stream_agrees_with_the_plain_algorithm(
 def events_before_the_error(
     chunks: Iterable[bytes], max_line_bytes: int | None = None
 ) -> list[str]:
-    decoder = SSEDecoder(max_line_bytes=max_line_bytes)
     received: list[str] = []
     with pytest.raises(DecodeError):
-        for chunk in chunks:
-            for event in decoder.feed(chunk):  # one by one: keep what came before an error
-                received.append(event.data)
-        decoder.end()
+        decode(chunks, max_line_bytes, into=received)
     return received
+
+
+def test_an_invalid_comment_line_is_skipped_like_any_comment() -> None:
+    assert decode([b"data: a\n\n: \xff\xfe\ndata: b\n\n"]).events == ["a", "b"]
 
 
 def test_events_in_earlier_chunks_are_delivered_before_an_invalid_line() -> None:

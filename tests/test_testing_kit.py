@@ -105,6 +105,29 @@ def test_live_mode_uses_the_endpoint_from_the_environment_and_skips_emulator_che
     assert "judged only against the emulator" in report.get("streaming").detail
 
 
+@pytest.mark.parametrize("reachable", [True, False], ids=["answering", "closed port"])
+def test_live_mode_never_shows_the_user_and_password_of_the_endpoint_url(
+    variant: Callable[..., ModuleType], reachable: bool
+) -> None:
+    module = variant(f"kit_userinfo_{reachable}", lambda source: source)
+    server = module.emulator()
+    url = server.start() if reachable else closed_port_url()
+    host_port = url.split("://", 1)[1]
+    secret = f"http://g4f-user:hunter2-canary@{host_port}"
+    try:
+        report = check(
+            module, "endpoint", emulator=False, environ={"G4F_CORE_KITPROBE_URL": secret}
+        )
+    finally:
+        server.stop()
+    endpoint = report.get("endpoint")
+    assert endpoint.status == ("pass" if reachable else "fail"), report.format()
+    assert f"http://{host_port}" in endpoint.detail  # the origin is still named
+    shown = report.format() + repr(report.to_dict())
+    assert "g4f-user" not in shown
+    assert "hunter2-canary" not in shown
+
+
 def test_live_mode_without_an_endpoint_says_which_variable_to_set() -> None:
     provider = SimpleNamespace(
         models=["m"], supports_stream=False, needs_auth=False, _create_completion=_yield_ok
@@ -237,11 +260,10 @@ def test_yielding_an_error_message_fails_upstream_errors(
             """
 def _create_completion(model, messages, stream, **kw):
     from g4f_core import G4FError
-    from g4f_core.context import current
-    from g4f_core.transport.client import Client
+    from g4f_core import Client, current
 
     try:
-        with Client(current("KitProbe"), base_url=url) as http:
+        with Client(current(), base_url=url) as http:
             yield _text(http.request("POST", "/v1/chat", json={}).text)
     except G4FError as exc:
         yield f"Error: {exc}"
@@ -281,10 +303,9 @@ KEPT = []
 
 
 def _create_completion(model, messages, stream, **kw):
-    from g4f_core.context import current
-    from g4f_core.transport.client import Client
+    from g4f_core import Client, current
 
-    http = Client(current("KitProbe"), base_url=url)
+    http = Client(current(), base_url=url)
     body = {"model": model, "messages": messages, "stream": True, "temperature": 0.7}
     response = http.request("POST", "/v1/chat", json=body, stream=True)
     KEPT.append(response)  # never closed, even when the caller stops

@@ -4,20 +4,33 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import IO
 
 from g4f_core.cli.commands import cmd_chat, cmd_check, cmd_emulate, cmd_new_provider
-from g4f_core.cli.output import EXIT_ERROR, EXIT_OK, Out, source, table, yes
+from g4f_core.cli.config_cmd import add_parser as add_config_parser
+from g4f_core.cli.config_cmd import cmd_config
+from g4f_core.cli.output import (
+    EXIT_ERROR,
+    EXIT_OK,
+    Out,
+    providers_document,
+    source,
+    table,
+    yes,
+)
+from g4f_core.cli.serve import cmd_serve
+from g4f_core.context import credential_settings, env_flag
 from g4f_core.errors import G4FError
 from g4f_core.kit import checks as checks_store
-from g4f_core.options import Option
+from g4f_core.options import FRAMEWORK_DEFAULTS, Option
 from g4f_core.plugins.provider import ProviderInfo
 from g4f_core.plugins.registry import Registry, default_registry
 
 __all__ = ["main"]
+
+_RETRIES_HELP = f"retries before the first token (default {FRAMEWORK_DEFAULTS['max_retries']})"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Environment: G4F_CORE_<NAME>_URL, G4F_CORE_<NAME>_AUTH, G4F_CORE_TIMEOUT, "
         "G4F_CORE_DEADLINE, G4F_CORE_MAX_RETRIES, G4F_CORE_MAX_LINE_BYTES, "
         "G4F_CORE_MAX_REPLY_BYTES, G4F_CORE_DISABLE, G4F_CORE_STRICT=1, G4F_CORE_DEBUG=1, "
-        "G4F_CORE_STATE_DIR (see README.md).",
+        "G4F_CORE_STATE_DIR, G4F_CORE_CONFIG, G4F_CORE_API_KEY, G4F_CORE_MAX_STREAMS, "
+        "G4F_CORE_CORS_ORIGINS, G4F_CORE_MAX_BODY_BYTES (see README.md).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -61,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", help="send requests to this URL instead of the provider's own")
     p.add_argument("--timeout", type=float, help="seconds any single wait may take")
     p.add_argument("--deadline", type=float, help="seconds the whole call may take")
-    p.add_argument("--max-retries", type=int, help="retries before the first token (default 2)")
+    p.add_argument("--max-retries", type=int, help=_RETRIES_HELP)
     p.add_argument("--max-line-bytes", type=int, help="longest line the reply may carry")
     p.add_argument("--max-reply-bytes", type=int, help="largest reply body accepted")
 
@@ -71,10 +85,30 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     p.add_argument("--token-delay", type=float, default=0.0, help="seconds between tokens")
 
+    p = sub.add_parser(
+        "serve", help="serve the OpenAI-compatible HTTP gateway (needs g4f-core[serve])"
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: a free one)")
+    p.add_argument("--api-key", help="require 'Authorization: Bearer KEY' (G4F_CORE_API_KEY)")
+    p.add_argument("--max-streams", type=int, help="calls served at once, then 503 (default 64)")
+    p.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="allow browser calls from this exact origin (repeatable; default: none)",
+    )
+    p.add_argument(
+        "--emulators", action="store_true", help="route every provider to its own emulator"
+    )
+
     p = sub.add_parser("check", help="run the conformance suite on installed providers")
     p.add_argument("names", nargs="*", metavar="NAME", help="providers to check (default: all)")
     p.add_argument("--emulator", action="store_true", help="against each provider's emulator")
     p.add_argument("--json", action="store_true", help="print JSON")
+
+    add_config_parser(sub)
 
     p = sub.add_parser("new-provider", help="write a new provider's distribution to start from")
     p.add_argument("name", help="the provider's name, e.g. AcmeChat")
@@ -100,7 +134,7 @@ def main(
     try:
         return handler(out, args)
     except G4FError as exc:
-        if os.environ.get("G4F_CORE_DEBUG", "").strip() not in ("", "0"):
+        if env_flag("G4F_CORE_DEBUG"):
             import traceback
 
             traceback.print_exc(file=out.stderr)
@@ -124,15 +158,7 @@ def cmd_providers(out: Out, args: argparse.Namespace) -> int:
     failed = out.registry.failures()
     checks = checks_store.load() if found else {}
     if args.json:
-        out.json(
-            {
-                "providers": [
-                    {**info.to_dict(), "last_check": checks.get(info.qualified_name)}
-                    for info in found
-                ],
-                "failures": [failure.to_dict() for failure in failed],
-            }
-        )
+        out.json(providers_document(found, failed, checks))
         return EXIT_OK
     if found:
         checked = any(info.qualified_name in checks for info in found)
@@ -147,7 +173,7 @@ def cmd_providers(out: Out, args: argparse.Namespace) -> int:
                 yes(info.working),
                 source(info),
             ]
-            + ([checks_store.describe(checks.get(info.qualified_name))] if checked else [])
+            + ([checks_store.cell(checks.get(info.qualified_name))] if checked else [])
             for info in found
         ]
         for line in table(rows):
@@ -159,6 +185,9 @@ def cmd_providers(out: Out, args: argparse.Namespace) -> int:
         out.print("")
         out.print(f"{len(failed)} plugin problem(s) (G4F_CORE_STRICT=1 raises the first):")
         for failure in failed:
+            if failure.origin is not None:  # the error names the config file and table
+                out.print(f"  {failure.name}: {failure.error}")
+                continue
             where = failure.distribution or "code"
             out.print(f"  {failure.name} ({where}): {failure.error}")
     return EXIT_OK
@@ -185,6 +214,10 @@ def cmd_show(out: Out, args: argparse.Namespace) -> int:
         ["working", yes(info.working)],
         ["emulator", yes(info.emulator is not None)],
     ]
+    if info.origin is not None:
+        rows.insert(3, ["declared in", str(info.origin)])
+    if info.needs_auth or info.auth_env:
+        rows.append(["credential", credential_settings(info.name, info.auth_env)])
     for line in table(rows):
         out.print(line)
     out.print("")
@@ -225,6 +258,8 @@ _COMMANDS: dict[str, Callable[[Out, argparse.Namespace], int]] = {
     "emulate": cmd_emulate,
     "check": cmd_check,
     "new-provider": cmd_new_provider,
+    "config": cmd_config,
+    "serve": cmd_serve,
 }
 
 

@@ -8,13 +8,20 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from g4f_core.cli.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Out
-from g4f_core.errors import InvalidRequestError
+from g4f_core.errors import InvalidRequestError, ProviderError
 from g4f_core.plugins.provider import ProviderInfo
 
 __all__ = ["cmd_chat", "cmd_check", "cmd_emulate", "cmd_new_provider"]
+
+
+#: Keywords of complete() and stream() themselves: never provider options.
+_CALL_KEYWORDS = ("messages", "provider", "model", "registry")
+#: Framework options the chat command sets from its own flags.
+_FLAGS = ("base_url", "timeout", "deadline", "max_retries", "max_line_bytes", "max_reply_bytes")
 
 
 def _parse_options(pairs: list[str], infos: list[ProviderInfo]) -> dict[str, Any]:
@@ -24,6 +31,8 @@ def _parse_options(pairs: list[str], infos: list[ProviderInfo]) -> dict[str, Any
         key, sep, text = pair.partition("=")
         if not sep or not key:
             raise InvalidRequestError(f"-o takes KEY=VALUE, not {pair!r}")
+        if key in _CALL_KEYWORDS:
+            raise InvalidRequestError(f"-o {key}=... is not an option: use -p NAME or -m MODEL")
         opt = declared.get(key)
         if opt is not None:
             options[key] = opt.parse(text)
@@ -35,16 +44,21 @@ def _parse_options(pairs: list[str], infos: list[ProviderInfo]) -> dict[str, Any
     return options
 
 
-def cmd_chat(out: Out, args: argparse.Namespace) -> int:
-    from g4f_core import calls, planning
-
-    prompt = args.prompt
+def _prompt(args: argparse.Namespace) -> str:
+    prompt: str = args.prompt
     if prompt == "-":
         if sys.stdin.isatty():
             raise InvalidRequestError("pass the prompt as an argument, or pipe it on stdin")
         prompt = sys.stdin.read()
     if not prompt.strip():
         raise InvalidRequestError("the prompt is empty: pass it as an argument or on stdin")
+    return prompt
+
+
+def cmd_chat(out: Out, args: argparse.Namespace) -> int:
+    from g4f_core.api import complete, stream
+
+    prompt = _prompt(args)
     if not args.provider and not args.model:
         names = ", ".join(p.name for p in out.registry.select(working=True)) or "none installed"
         raise InvalidRequestError(
@@ -56,40 +70,35 @@ def cmd_chat(out: Out, args: argparse.Namespace) -> int:
         else out.registry.select(model=args.model)
     )
     options = _parse_options(args.option, infos)
-    for key in (
-        "base_url",
-        "timeout",
-        "deadline",
-        "max_retries",
-        "max_line_bytes",
-        "max_reply_bytes",
-    ):
-        value = getattr(args, key)
-        if value is not None:
-            options[key] = value
+    options.update({key: getattr(args, key) for key in _FLAGS if getattr(args, key) is not None})
+    call = {"provider": args.provider, "model": args.model, "registry": out.registry}
     # Streaming is the CLI's default, not a demand: a provider that cannot stream
     # answers whole instead of failing.
-    stream = not args.no_stream and any(info.supports_stream for info in infos)
-    plan = planning.prepare(
-        out.registry,
-        prompt,
-        provider=args.provider,
-        model=args.model,
-        stream=stream,
-        options=options,
-    )
-    with calls.ChatStream(plan) as chunks:
-        wrote = ""
+    if args.no_stream or not any(info.supports_stream for info in infos):
         try:
-            for chunk in chunks:
-                out.stdout.write(chunk)
-                out.stdout.flush()
-                wrote = chunk
-        finally:
-            if wrote and not wrote.endswith("\n"):
-                out.stdout.write("\n")
-                out.stdout.flush()
+            text = complete(prompt, **call, **options)
+        except ProviderError as exc:
+            _write(out, [exc.partial_text])  # what arrived before the failure, as when streaming
+            raise
+        _write(out, [text])
+        return EXIT_OK
+    with stream(prompt, **call, **options) as chunks:
+        _write(out, chunks)
     return EXIT_OK
+
+
+def _write(out: Out, chunks: Iterable[str]) -> None:
+    """Print each chunk as it arrives, ending the reply (even a broken one) with a newline."""
+    wrote = ""
+    try:
+        for chunk in chunks:
+            out.stdout.write(chunk)
+            out.stdout.flush()
+            wrote = chunk
+    finally:
+        if wrote and not wrote.endswith("\n"):
+            out.stdout.write("\n")
+            out.stdout.flush()
 
 
 def cmd_emulate(out: Out, args: argparse.Namespace) -> int:

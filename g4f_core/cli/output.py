@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
-from typing import IO
+from collections.abc import Iterable, Mapping
+from typing import IO, Any
 
 from g4f_core.plugins.provider import ProviderInfo
-from g4f_core.plugins.registry import Registry
+from g4f_core.plugins.registry import PluginFailure, Registry
 
-__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "Out", "source", "table", "yes"]
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "Out",
+    "providers_document",
+    "source",
+    "table",
+    "yes",
+]
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -27,10 +37,27 @@ class Out:
         self.stdout.write("\n")
 
 
+def providers_document(
+    found: Iterable[ProviderInfo],
+    failed: Iterable[PluginFailure],
+    checks: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The shape of ``g4f-core providers --json``, also served as ``GET /v1/providers``."""
+    return {
+        "providers": [
+            {**info.to_dict(), "last_check": checks.get(info.qualified_name)} for info in found
+        ],
+        "failures": [failure.to_dict() for failure in failed],
+    }
+
+
 def source(info: ProviderInfo) -> str:
+    """The distribution (and version), and the config table the provider was made from."""
     if not info.distribution:
-        return "code"
-    return f"{info.distribution} {info.version}" if info.version else info.distribution
+        where = "code"
+    else:
+        where = f"{info.distribution} {info.version}" if info.version else info.distribution
+    return f"{where}, {info.origin.short}" if info.origin else where
 
 
 def yes(flag: bool) -> str:

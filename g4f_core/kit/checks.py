@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from g4f_core.testing.report import Report
 
-__all__ = ["STATE_ENV", "describe", "load", "record", "store_path"]
+__all__ = ["STATE_ENV", "cell", "load", "record", "store_path"]
 
 STATE_ENV = "G4F_CORE_STATE_DIR"
 _FILE = "checks.json"
@@ -94,7 +94,7 @@ def record(
     return path
 
 
-def describe(entry: Mapping[str, Any] | None) -> str:
+def cell(entry: Mapping[str, Any] | None) -> str:
     """One table cell: ``pass live 2025-06-01 12:00Z``, or ``-`` when never checked."""
     if not entry:
         return "-"

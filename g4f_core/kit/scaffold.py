@@ -3,7 +3,7 @@
 The result installs with ``pip install -e DIR``, is listed by ``g4f-core providers`` and
 passes ``pytest DIR`` at once: a provider module following the contract with a working
 example, a stdlib emulator of its example protocol, tests running the conformance suite,
-a README and a pyproject with the entry point. The templates are in scaffold_templates.py.
+a README and a pyproject with the entry point. The templates are in templates.py.
 """
 
 from __future__ import annotations

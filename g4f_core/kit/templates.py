@@ -64,8 +64,7 @@ from g4f_core import Option
 
 if TYPE_CHECKING:
     import requests
-    from g4f_core.plugins.provider import Emulator
-    from g4f_core.transport.client import Client
+    from g4f_core import Client, Emulator
 
 # The contract: what g4f-core reads when the plugin loads (see g4f-core's CONTRIBUTING.md).
 url = "https://api.{{slug}}.example"  # base_url= or {{env}} override it per call
@@ -91,12 +90,12 @@ def _create_completion(
     model: str, messages: list[dict[str, str]], stream: bool, **kwargs: Any
 ) -> Iterator[str]:
     """Yield the reply's text as it arrives (imports stay here so loading stays cheap)."""
-    from g4f_core.context import current
-    from g4f_core.transport.client import Client
+    from g4f_core import Client, current
 
     body: dict[str, Any] = {"model": model, "messages": messages, "stream": stream}
-    body.update({opt.name: kwargs.get(opt.name, opt.default) for opt in options})
-    with Client(current("{{name}}"), base_url=url) as http:
+    # Every declared option is here: the caller's value, checked, or its declared default.
+    body.update({opt.name: kwargs[opt.name] for opt in options})
+    with Client(current(), base_url=url) as http:
         response = http.request("POST", "/v1/chat", json=body, stream=stream)
         if stream:
             yield from _events(http, response)
@@ -118,14 +117,14 @@ def _events(http: Client, response: requests.Response) -> Iterator[str]:
 
 def _text(data: str) -> str:
     """The text of one JSON reply or event; anything else is the upstream's fault."""
-    from g4f_core.errors import ProviderResponseError
+    from g4f_core import ProviderResponseError
 
     try:
         text = json.loads(data).get("text")
     except (ValueError, AttributeError):
         text = None
     if not isinstance(text, str):
-        raise ProviderResponseError("the reply carried no text", provider="{{name}}")
+        raise ProviderResponseError("the reply carried no text")  # the core adds our name
     return text
 '''
 
@@ -200,16 +199,6 @@ class {{cls}}Emulator:
         )
         self._thread.start()
         return self.url
-
-    def serve_forever(self) -> None:
-        """Serve until stop() is called from another thread, or Ctrl-C."""
-        self.start()
-        try:
-            self.stopping.wait()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            self.stop()
 
     def stop(self) -> None:
         server, self._server = self._server, None
@@ -323,6 +312,13 @@ def test_options_reach_the_service() -> None:
     with {{cls}}Emulator() as server:
         g4f_core.complete("Hi", provider="{{name}}", base_url=server.url, temperature=0.2)
     assert server.requests[-1]["temperature"] == 0.2
+
+
+def test_options_left_out_are_sent_with_their_declared_defaults() -> None:
+    with {{cls}}Emulator() as server:
+        g4f_core.complete("Hi", provider="{{name}}", base_url=server.url)
+    assert server.requests[-1]["temperature"] == 0.7
+    assert server.requests[-1]["max_tokens"] == 512
 '''
 
 CONFTEST = '''\
@@ -359,7 +355,7 @@ g4f-core check {{name}} --emulator   # the same checks from the shell, with a ve
 
 - `{{module}}/__init__.py`: the provider. Set `url` and `models`, declare your `options`,
   and rewrite `_create_completion` for your service's protocol. Keep yielding text as it
-  arrives, and keep using `g4f_core.transport.client.Client`: it applies timeouts, the caller's base
+  arrives, and keep using `g4f_core.Client`: it applies timeouts, the caller's base
   URL and credential, and turns failures into g4f-core's errors.
 - `{{module}}/server.py`: the emulator. Change it with the provider so that the
   conformance suite keeps testing against something that speaks your protocol.

@@ -7,6 +7,7 @@ plugin loads, so a bad declaration is reported then, not at the first call.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
@@ -15,19 +16,25 @@ from typing import Any, Protocol, TypeVar
 import attrs
 
 from g4f_core.options import FRAMEWORK_OPTIONS, Option, options_from
+from g4f_core.plugins.sources import Origin
 
 __all__ = [
     "CONTRACT_VERSIONS",
     "Emulator",
     "InvalidProviderError",
     "ProviderInfo",
+    "parameters",
 ]
 
 #: Versions of the provider contract this release understands (``contract_version``).
 CONTRACT_VERSIONS = (1,)
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
-_RESERVED = {"model", "messages", "stream"} | {opt.name for opt in FRAMEWORK_OPTIONS}
-_CO_VARKEYWORDS = 0x08
+# The arguments of _create_completion and of complete()/stream(), and the framework options.
+_RESERVED = {"model", "messages", "stream", "provider", "registry"} | {
+    opt.name for opt in FRAMEWORK_OPTIONS
+}
+_ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_HEADER = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _T = TypeVar("_T")
 
 
@@ -44,8 +51,6 @@ class Emulator(Protocol):
     def start(self) -> str: ...
 
     def stop(self) -> None: ...
-
-    def serve_forever(self) -> None: ...
 
 
 CreateCompletion = Callable[..., Iterator[str] | str]
@@ -84,9 +89,13 @@ def _options(module: object) -> tuple[Option, ...]:
         options = options_from(getattr(module, "options", None))
     except ValueError as exc:
         raise InvalidProviderError(f"`options`: {exc}") from None
-    for opt in options:
-        if opt.name in _RESERVED:
-            raise InvalidProviderError(f"option {opt.name!r} is reserved by the framework")
+    reserved = [
+        f"option {opt.name!r} is reserved by the framework"
+        for opt in options
+        if opt.name in _RESERVED
+    ]
+    if reserved:
+        raise InvalidProviderError("; ".join(reserved))
     return options
 
 
@@ -99,26 +108,133 @@ def _flag(module: object, attr: str, default: bool | None = None) -> bool:
     return value
 
 
+def _auth_env(module: object) -> str | None:
+    value = getattr(module, "auth_env", None)
+    if value is not None and not (isinstance(value, str) and _ENV.fullmatch(value)):
+        raise InvalidProviderError(
+            "`auth_env` must name an environment variable (like 'OPENAI_API_KEY'), or be None"
+        )
+    return value
+
+
+def _auth_scheme(module: object) -> str:
+    """Where the Client puts the credential: "bearer", "header:NAME" or "none"."""
+    value = getattr(module, "auth_scheme", "bearer")
+    if value in ("bearer", "none"):
+        return str(value)
+    prefix = "header:"
+    if isinstance(value, str) and value.startswith(prefix) and _HEADER.fullmatch(value[7:]):
+        return value
+    raise InvalidProviderError(
+        "`auth_scheme` must be 'bearer' (Authorization: Bearer <credential>), "
+        "'header:NAME' (NAME: <credential>) or 'none' (the provider places it itself)"
+    )
+
+
+_NO_AUTH: Mapping[str, Any] = MappingProxyType({"auth_env": None, "auth_scheme": "bearer"})
+
+
+def _auth(module: object) -> Mapping[str, Any]:
+    """``auth_env`` and ``auth_scheme``, both checked, so both problems are reported at once."""
+    problems: list[str] = []
+    found: dict[str, Any] = {}
+    for key, read in (("auth_env", _auth_env), ("auth_scheme", _auth_scheme)):
+        try:
+            found[key] = read(module)
+        except InvalidProviderError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise InvalidProviderError("; ".join(problems))
+    return found
+
+
+def parameters(fn: Callable[..., Any]) -> list[inspect.Parameter]:
+    """The parameters a caller passes to ``fn``: a function, bound method, partial or object.
+
+    Raises InvalidProviderError when Python cannot tell (some builtins).
+    """
+    try:
+        return list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError) as exc:
+        raise InvalidProviderError(
+            f"the signature of `_create_completion` cannot be read ({type(exc).__name__})"
+        ) from None
+
+
+def _check_identity(module: object, name: str) -> None:
+    """The name and the contract version: without these nothing else is worth reading."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InvalidProviderError(
+            f"provider name {name!r} must start with a letter and hold only letters, "
+            "digits, '_', '.' or '-'"
+        )
+    contract = getattr(module, "contract_version", 1)
+    if contract not in CONTRACT_VERSIONS:
+        supported = ", ".join(map(str, CONTRACT_VERSIONS))
+        raise InvalidProviderError(
+            f"targets provider contract version {contract!r}; this g4f-core supports "
+            f"{supported}: upgrade g4f-core or use a release of the provider for it"
+        )
+
+
+def _function(module: object) -> CreateCompletion:
+    fn: CreateCompletion | None = getattr(module, "_create_completion", None)
+    if fn is None:
+        raise InvalidProviderError("has no `_create_completion` function")
+    if not callable(fn):
+        raise InvalidProviderError("`_create_completion` is not callable")
+    return fn
+
+
+def _takes_options(fn: CreateCompletion, options: tuple[Option, ...]) -> bool:
+    """Whether ``fn`` takes **kwargs, once its parameters are known to fit the contract."""
+    positional, keywords, varkw = _signature(fn)
+    problems = []
+    if [p for p, _ in positional[:3]] != ["model", "messages", "stream"]:
+        problems.append("`_create_completion` must take (model, messages, stream, **kwargs)")
+    for opt in options:
+        if not varkw and opt.name not in keywords:
+            problems.append(
+                f"declares option {opt.name!r} but `_create_completion` neither names it "
+                "nor takes **kwargs"
+            )
+    if problems:
+        raise InvalidProviderError("; ".join(problems))
+    return varkw
+
+
+def _url(module: object) -> str | None:
+    url = getattr(module, "url", None)
+    if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+        raise InvalidProviderError(f"`url` must be an http(s) URL string, not {url!r}")
+    return url
+
+
+def _emulator(module: object) -> Callable[..., Emulator] | None:
+    emulator = getattr(module, "emulator", None)
+    if emulator is not None and not callable(emulator):
+        raise InvalidProviderError("`emulator` must be a callable returning an emulator")
+    return emulator
+
+
+def _params(module: object) -> str | None:
+    params = getattr(module, "params", None)
+    if params is not None and not isinstance(params, str):
+        raise InvalidProviderError("`params` must be a string")
+    return params
+
+
 def _signature(fn: Callable[..., Any]) -> tuple[list[tuple[str, str]], set[str], bool]:
     """Positional parameters with type names, keyword names, and whether **kwargs is taken."""
-    code = getattr(fn, "__code__", None)
-    if code is None:  # a partial or callable object: fall back to the slower inspect
-        import inspect
-
-        sig = inspect.signature(fn)
-        positional = [
-            (p.name, _type_name(None if p.annotation is p.empty else p.annotation))
-            for p in sig.parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-        names = {p.name for p in sig.parameters.values()}
-        varkw = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
-        return positional, names, varkw
-    hints = getattr(fn, "__annotations__", {})
-    count = code.co_argcount
-    names_all = code.co_varnames[: count + code.co_kwonlyargcount]
-    positional = [(name, _type_name(hints.get(name))) for name in names_all[:count]]
-    return positional, set(names_all), bool(code.co_flags & _CO_VARKEYWORDS)
+    params = parameters(fn)
+    positional = [
+        (p.name, _type_name(None if p.annotation is p.empty else p.annotation))
+        for p in params
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    keywords = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    varkw = any(p.kind is p.VAR_KEYWORD for p in params)
+    return positional, keywords, varkw
 
 
 def _type_name(annotation: object) -> str:
@@ -159,6 +275,12 @@ class ProviderInfo:
     create_completion: CreateCompletion = attrs.field(default=None, repr=False, eq=False)
     emulator: Callable[..., Emulator] | None = attrs.field(default=None, repr=False, eq=False)
     module: object = attrs.field(default=None, repr=False, eq=False)
+    #: An environment variable the credential is also read from (after auth= and _AUTH).
+    auth_env: str | None = None
+    #: Where g4f_core.Client puts the credential: "bearer", "header:NAME" or "none".
+    auth_scheme: str = attrs.field(default="bearer", repr=False)
+    #: The config file and table this provider was made from, if it was.
+    origin: Origin | None = None
 
     @property
     def qualified_name(self) -> str:
@@ -181,20 +303,10 @@ class ProviderInfo:
         distribution: str | None = None,
         version: str | None = None,
         entry_point: str | None = None,
+        origin: Origin | None = None,
     ) -> ProviderInfo:
         """Read and validate a provider's declarations; raise InvalidProviderError if broken."""
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise InvalidProviderError(
-                f"provider name {name!r} must start with a letter and hold only letters, "
-                "digits, '_', '.' or '-'"
-            )
-        contract = getattr(module, "contract_version", 1)
-        if contract not in CONTRACT_VERSIONS:
-            supported = ", ".join(map(str, CONTRACT_VERSIONS))
-            raise InvalidProviderError(
-                f"targets provider contract version {contract!r}; this g4f-core supports "
-                f"{supported}: upgrade g4f-core or use a release of the provider for it"
-            )
+        _check_identity(module, name)
         # Every independent problem is reported at once, so an author fixes them in one go.
         problems: list[str] = []
 
@@ -205,43 +317,19 @@ class ProviderInfo:
                 problems.append(str(exc))
                 return fallback
 
-        fn: CreateCompletion | None = getattr(module, "_create_completion", None)
-        if fn is None:
-            problems.append("has no `_create_completion` function")
-        elif not callable(fn):
-            problems.append("`_create_completion` is not callable")
-            fn = None
+        fn: CreateCompletion | None = attempt(lambda: _function(module), None)
         no_models: tuple[tuple[str, ...], Mapping[str, str]] = ((), MappingProxyType({}))
         models, model_ids = attempt(lambda: _models(module), no_models)
         supports_stream = attempt(lambda: _flag(module, "supports_stream"), False)
         needs_auth = attempt(lambda: _flag(module, "needs_auth"), False)
         working = attempt(lambda: _flag(module, "working", True), True)
-        url = getattr(module, "url", None)
-        if url is not None and not (
-            isinstance(url, str) and url.startswith(("http://", "https://"))
-        ):
-            problems.append(f"`url` must be an http(s) URL string, not {url!r}")
+        auth = attempt(lambda: _auth(module), _NO_AUTH)
+        url = attempt(lambda: _url(module), None)
         no_options: tuple[Option, ...] = ()
         options = attempt(lambda: _options(module), no_options)
-        varkw = False
-        if fn is not None:
-            positional, keywords, varkw = _signature(fn)
-            if [p for p, _ in positional[:3]] != ["model", "messages", "stream"]:
-                problems.append(
-                    "`_create_completion` must take (model, messages, stream, **kwargs)"
-                )
-            for opt in options:
-                if not varkw and opt.name not in keywords:
-                    problems.append(
-                        f"declares option {opt.name!r} but `_create_completion` neither names it "
-                        "nor takes **kwargs"
-                    )
-        emulator = getattr(module, "emulator", None)
-        if emulator is not None and not callable(emulator):
-            problems.append("`emulator` must be a callable returning an emulator")
-        params = getattr(module, "params", None)
-        if params is not None and not isinstance(params, str):
-            problems.append("`params` must be a string")
+        varkw = False if fn is None else attempt(lambda: _takes_options(fn, options), False)
+        emulator = attempt(lambda: _emulator(module), None)
+        params = attempt(lambda: _params(module), None)
         if problems or fn is None:
             raise InvalidProviderError("; ".join(problems))
         if params is None:
@@ -263,6 +351,8 @@ class ProviderInfo:
             create_completion=fn,
             emulator=emulator,
             module=module,
+            origin=origin,
+            **auth,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -279,4 +369,6 @@ class ProviderInfo:
             "distribution": self.distribution,
             "version": self.version,
             "entry_point": self.entry_point,
+            "auth_env": self.auth_env,
+            "origin": self.origin.to_dict() if self.origin else None,
         }

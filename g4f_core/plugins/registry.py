@@ -6,7 +6,9 @@ a :class:`PluginFailure` and leaves nothing registered, while every other plugin
 still loads. Discovery is lazy, runs once under a lock, and its result never
 changes afterwards, so lookups need no locking. Two distributions declaring the
 same name are both kept under ``distribution:Name``; the bare name is refused as
-ambiguous instead of being decided by install order.
+ambiguous instead of being decided by install order. Register hooks, and the config
+file's tables they turn into providers, are handled by ``registration.py``; a provider
+made from a table never shadows an installed one.
 """
 
 from __future__ import annotations
@@ -17,19 +19,20 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from g4f_core.context import env_flag
 from g4f_core.errors import AmbiguousProviderError, PluginLoadError, ProviderNotFoundError
 from g4f_core.options import closest
 from g4f_core.plugins.dists import Distribution, distributions
 from g4f_core.plugins.hooks import Hooks
 from g4f_core.plugins.provider import InvalidProviderError, ProviderInfo
+from g4f_core.plugins.registration import Registration, yield_to_installed
 from g4f_core.plugins.sources import (
     GROUP,
-    IMPL_MARK,
     PluginFailure,
     Source,
     canonical,
-    describe,
     entry_points,
+    exception_text,
     has_hooks,
     search_path,
 )
@@ -50,11 +53,9 @@ class Registry:
         distributions: Iterable[Distribution] | None = None,
         *,
         environ: Mapping[str, str] | None = None,
-        plugins: Iterable[object] = (),
     ) -> None:
         self._dists = distributions
         self._environ = environ
-        self._extra_plugins = list(plugins)
         self._lock = threading.RLock()
         self._loading = False
         self._loaded = False
@@ -65,12 +66,18 @@ class Registry:
         self._disabled: set[str] = set()
         self._strict = False
         self._hooks = Hooks()
-        self.discoveries = 0  # how many times discovery ran; it must stay at 1
 
     @classmethod
     def from_path(cls, paths: Iterable[str], **kwargs: Any) -> Registry:
         """A registry of only the distributions installed under ``paths`` (used by tests)."""
         return cls(list(distributions(list(paths))), **kwargs)
+
+    def with_environ(self, environ: Mapping[str, str]) -> Registry:
+        """A fresh registry of the same distributions and plugins, reading ``environ``.
+
+        The gateway's ``--emulators`` uses it to route each provider to its emulator.
+        """
+        return Registry(self._dists, environ=environ)
 
     # -- discovery -------------------------------------------------------------------
 
@@ -101,9 +108,8 @@ class Registry:
         # Start from nothing, so a discovery that raised (strict mode) can run again.
         self._providers, self._by_name, self._by_qualified = [], {}, {}
         self._failures, self._hooks = [], Hooks()
-        self.discoveries += 1
         env = self.environ
-        self._strict = env.get("G4F_CORE_STRICT", "").strip() not in ("", "0")
+        self._strict = env_flag("G4F_CORE_STRICT", env)
         self._disabled = {
             part.strip().lower() for part in env.get("G4F_CORE_DISABLE", "").split(",")
         } - {""}
@@ -118,14 +124,15 @@ class Registry:
             try:
                 obj = ep.load()
             except (Exception, SystemExit) as exc:  # noqa: BLE001 - any import failure is the plugin's
-                self._fail(source, f"failed to import: {describe(exc)}", exc)
+                self._fail(source, f"failed to import: {exception_text(exc)}", exc)
                 continue
             self._add(obj, source, found, hook_plugins)
-        for plugin in self._extra_plugins:
-            source = Source(getattr(plugin, "__name__", type(plugin).__name__))
-            self._add(plugin, source, found, hook_plugins, provider=False)
+        registration = Registration(
+            environ=env, read=self._read, fail=self._fail, disabled=self._is_disabled
+        )
         for plugin, source in hook_plugins:
-            self._call_register_hook(plugin, source, found)
+            registration.call(self._hooks.register_hooks(plugin), source, found)
+        registration.finish()
         self._index(found)
 
     def _add(
@@ -134,14 +141,11 @@ class Registry:
         source: Source,
         found: list[ProviderInfo],
         hook_plugins: list[tuple[object, Source]],
-        *,
-        provider: bool = True,
     ) -> None:
-        is_provider = provider and hasattr(obj, "_create_completion")
+        is_provider = hasattr(obj, "_create_completion")
         hooked = has_hooks(obj)
         if not is_provider and not hooked:
-            if provider:
-                self._fail(source, "has no `_create_completion` function and implements no hooks")
+            self._fail(source, "has no `_create_completion` function and implements no hooks")
             return
         info = None
         if is_provider:
@@ -166,37 +170,8 @@ class Registry:
             distribution=source.distribution,
             version=source.version,
             entry_point=source.entry_point,
+            origin=source.origin,
         )
-
-    def _call_register_hook(
-        self, plugin: object, source: Source, found: list[ProviderInfo]
-    ) -> None:
-        impl = getattr(plugin, "g4f_core_register_providers", None)
-        if impl is None or not hasattr(impl, IMPL_MARK):
-            return
-
-        def register(
-            provider: object, name: str | None = None, distribution: str | None = None
-        ) -> None:
-            pname = name or getattr(provider, "name", None) or getattr(provider, "__name__", "")
-            pname = str(pname).rsplit(".", 1)[-1]
-            sub = Source(
-                pname,
-                f"{source.entry_point} (registered by hook)" if source.entry_point else None,
-                distribution or source.distribution,
-                source.version,
-            )
-            if self._is_disabled(sub.name, sub.distribution):
-                return
-            try:
-                found.append(self._read(provider, sub))
-            except InvalidProviderError as exc:
-                self._fail(sub, f"invalid provider: {exc}", exc)
-
-        try:
-            impl(register=register)
-        except Exception as exc:  # noqa: BLE001 - a raising hook is the plugin's failure
-            self._fail(source, f"g4f_core_register_providers raised {describe(exc)}", exc)
 
     def _is_disabled(self, name: str, distribution: str | None) -> bool:
         low = name.lower()
@@ -217,16 +192,14 @@ class Registry:
             ) from exc
 
     def _index(self, found: list[ProviderInfo]) -> None:
+        found = yield_to_installed(found, lambda info, error: self._fail(_source(info), error))
         found.sort(key=lambda p: (p.name.lower(), p.distribution or ""))
         by_name: dict[str, list[ProviderInfo]] = {}
         kept: list[ProviderInfo] = []
         for info in found:
             qualified = _qualified_key(info.qualified_name)
             if qualified in self._by_qualified:
-                self._fail(
-                    Source(info.name, info.entry_point, info.distribution, info.version),
-                    f"provider {info.qualified_name!r} is registered twice",
-                )
+                self._fail(_source(info), f"provider {info.qualified_name!r} is registered twice")
                 continue
             self._by_qualified[qualified] = info
             by_name.setdefault(info.name.lower(), []).append(info)
@@ -236,7 +209,7 @@ class Registry:
                 dists = ", ".join(p.distribution or "code" for p in same)
                 for info in same:
                     self._fail(
-                        Source(info.name, info.entry_point, info.distribution, info.version),
+                        _source(info),
                         f"name clash: {info.name!r} is declared by {dists}; "
                         f"select this one as {info.qualified_name!r}",
                     )
@@ -285,7 +258,11 @@ class Registry:
         low = name.lower()
         base = low.rsplit(":", 1)[-1]
         for failure in self._failures:
-            if failure.name.lower() == base and not failure.error.startswith("name clash"):
+            if failure.name.lower() == base and "name clash" not in failure.error:
+                if failure.origin is not None:
+                    return (
+                        f"provider {name!r} could not be made from the config file: {failure.error}"
+                    )
                 return (
                     f"provider {name!r} is installed but failed to load: {failure.error} "
                     f"(from {failure.distribution or 'code'}; run with G4F_CORE_STRICT=1 "
@@ -331,6 +308,10 @@ class Registry:
     def notify(self, hook: str, **kwargs: Any) -> None:
         """Call every implementation of an observer hook; one that raises is logged, skipped."""
         self._hooks.notify(hook, **kwargs)
+
+
+def _source(info: ProviderInfo) -> Source:
+    return Source(info.name, info.entry_point, info.distribution, info.version, info.origin)
 
 
 def _qualified_key(qualified: str) -> str:

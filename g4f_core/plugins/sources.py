@@ -11,34 +11,62 @@ from typing import Any
 import attrs
 
 from g4f_core.plugins.dists import Distribution
+from g4f_core.plugins.marker import IMPL_MARK
 
 __all__ = [
     "GROUP",
+    "IMPL_MARK",
+    "Origin",
     "PluginFailure",
     "Source",
     "canonical",
-    "describe",
     "entry_points",
+    "exception_text",
     "has_hooks",
     "search_path",
 ]
 
 GROUP = "g4f_core.providers"
-IMPL_MARK = "g4f_core_impl"  # the attribute pluggy's HookimplMarker("g4f_core") sets
+
+
+@attrs.frozen
+class Origin:
+    """Where a provider was declared in configuration: a config file and, in it, a table.
+
+    ``table`` is None for a problem with the whole file (it cannot be read or parsed).
+    """
+
+    file: str
+    table: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file} [{self.table}]" if self.table else self.file
+
+    @property
+    def short(self) -> str:
+        """The file's base name and the table, for a table column."""
+        name = os.path.basename(self.file)
+        return f"{name} [{self.table}]" if self.table else name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "table": self.table}
 
 
 @attrs.frozen
 class PluginFailure:
-    """A plugin that did not load, with where it came from and why."""
+    """A plugin (or a config table) that did not load, with where it came from and why."""
 
     name: str
     entry_point: str | None
     distribution: str | None
     version: str | None
     error: str
+    origin: Origin | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return attrs.asdict(self)
+        data = attrs.asdict(self, recurse=False)
+        data["origin"] = self.origin.to_dict() if self.origin else None
+        return data
 
 
 @attrs.frozen
@@ -49,9 +77,12 @@ class Source:
     entry_point: str | None = None
     distribution: str | None = None
     version: str | None = None
+    origin: Origin | None = None
 
     def failure(self, error: str) -> PluginFailure:
-        return PluginFailure(self.name, self.entry_point, self.distribution, self.version, error)
+        return PluginFailure(
+            self.name, self.entry_point, self.distribution, self.version, error, self.origin
+        )
 
 
 def _folder_name(dist: Distribution) -> str | None:
@@ -103,6 +134,7 @@ def has_hooks(obj: object) -> bool:
     return any(hasattr(value, IMPL_MARK) for value in list(attrs_of.values()))
 
 
-def describe(exc: BaseException) -> str:
+def exception_text(exc: BaseException) -> str:
+    """``Type: message`` of a plugin's own failure (an import error, a raising hook)."""
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

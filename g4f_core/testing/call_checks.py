@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import time
 from functools import partial
-from urllib.parse import urlsplit
 
-from g4f_core.context import env_name
+from g4f_core.context import credential_settings, env_name
 from g4f_core.errors import (
     ProviderConnectionError,
     ProviderError,
@@ -20,17 +19,13 @@ from g4f_core.errors import (
     ProviderResponseError,
     ProviderTimeoutError,
 )
+from g4f_core.redaction import origin
 from g4f_core.testing.session import Fail, Session, Skip
 
 __all__ = ["TOKEN_DELAY", "check_complete", "check_endpoint", "check_models", "check_streaming"]
 
 #: Seconds between tokens of the emulator used for timing checks.
 TOKEN_DELAY = 0.05
-
-
-def origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def check_endpoint(session: Session) -> str:
@@ -82,9 +77,12 @@ def _live_answers(session: Session) -> str:
             f"the provider declares no url and {env_name(name, 'URL')} is not set: "
             "set it, or run against the emulator (--emulator)"
         )
-    session.target = url
+    session.target = origin(url)  # a live URL may carry a key in its user part or query
     if session.info.needs_auth and not session.has_credential():
-        raise Fail(f"the provider needs a credential: set {env_name(name, 'AUTH')}")
+        raise Fail(
+            "the provider needs a credential: "
+            + credential_settings(name, session.info.auth_env).replace("pass auth=... or ", "")
+        )
     try:
         session.bounded(lambda: session.complete(base_url=None))
     except (ProviderConnectionError, ProviderTimeoutError) as exc:

@@ -65,8 +65,7 @@ def check_bad_input(session: Session) -> str:
     for label, case in cases:
 
         def attempt(case: dict[str, Any] = case) -> None:
-            with session.stream(base_url=tripwire.url(), timeout=TIMEOUT, **case) as chunks:
-                next(chunks, None)
+            session.call(base_url=tripwire.url(), timeout=TIMEOUT, **case)
 
         error, _ = timed(partial(session.bounded, attempt, TIMEOUT + SLACK + 1))
         if isinstance(error, InvalidRequestError):
@@ -149,9 +148,7 @@ def check_upstream_errors(session: Session) -> str:
         for stream in streams:
 
             def call(base: str = base, stream: bool = stream) -> None:
-                with session.stream(base_url=base, stream=stream, timeout=5.0) as chunks:
-                    for _ in chunks:
-                        pass
+                session.call(base_url=base, stream=stream, timeout=5.0)
 
             error, _ = timed(partial(session.bounded, call))
             outcome = _upstream_outcome(error)

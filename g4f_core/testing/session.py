@@ -1,8 +1,8 @@
 """One conformance run: the provider behind a probe, the servers it talks to, bounded calls.
 
-Calls go through the real call path (:func:`g4f_core.planning.prepare` and
-:class:`~g4f_core.calls.ChatStream`), exactly as a user's would, on a registry of its
-own so installed observer plugins never see them. The :class:`Probe` wraps
+Calls go through the public call path (``g4f_core.stream`` and ``g4f_core.complete``),
+exactly as a user's would, on a registry of its own (``registry=``) so installed
+observer plugins never see them. The :class:`Probe` wraps
 ``_create_completion`` because the core hides what a provider really does: it turns a
 returned ``str`` into one chunk and rejects non-``str`` chunks with a generic error.
 Every call runs in a worker thread with a time limit, so a provider that ignores its
@@ -19,9 +19,10 @@ from typing import Any, TypeVar
 
 import attrs
 
+from g4f_core.api import complete, stream
 from g4f_core.calls import ChatStream
-from g4f_core.context import CallContext, env_name
-from g4f_core.planning import prepare
+from g4f_core.context import credential
+from g4f_core.planning import context_for
 from g4f_core.plugins.provider import ProviderInfo
 from g4f_core.plugins.registry import Registry
 from g4f_core.testing.loopback import Relay
@@ -150,10 +151,12 @@ class Session:
 
     def live_url(self) -> str | None:
         """Where a live call goes: ``G4F_CORE_<NAME>_URL``, else the declared ``url``."""
-        return CallContext.build(self.info.name, self.info.url, {}, self.environ).base_url
+        return context_for(self.info, {}, self.environ).base_url
 
     def has_credential(self) -> bool:
-        return bool(self.environ.get(env_name(self.info.name, "AUTH")))
+        """Whether a live call has a credential: G4F_CORE_<NAME>_AUTH or the auth_env one."""
+        info = self.info
+        return credential(info.name, {}, self.environ, info.auth_env)[0] is not None
 
     def require_endpoint(self) -> None:
         if self.endpoint_ok is False:
@@ -161,34 +164,43 @@ class Session:
 
     # -- calls ---------------------------------------------------------------------------
 
-    def stream(
+    def stream(self, *, base_url: str | None, **kwargs: Any) -> ChatStream:
+        """A streaming call as a user makes it; bad input raises here, before any I/O."""
+        return self._call(stream, base_url, **kwargs)
+
+    def complete(self, *, base_url: str | None, **kwargs: Any) -> str:
+        """A non-streaming call as a user makes it."""
+        return self._call(complete, base_url, **kwargs)
+
+    def call(self, *, stream: bool, base_url: str | None, **kwargs: Any) -> str:
+        """The whole reply of a streaming or a non-streaming call."""
+        if not stream:
+            return self.complete(base_url=base_url, **kwargs)
+        with self.stream(base_url=base_url, **kwargs) as chunks:
+            return "".join(chunks)
+
+    def _call(
         self,
-        *,
+        how: Callable[..., T],
         base_url: str | None,
+        *,
         model: str | None = None,
         messages: object = None,
-        stream: bool = True,
         **options: Any,
-    ) -> ChatStream:
-        """A call as a user makes it; bad input raises here, before any I/O."""
+    ) -> T:
+        """``how`` (g4f_core's stream or complete) on this provider, in the suite's registry."""
         opts: dict[str, Any] = {"timeout": 10.0, "max_retries": 0, **options}
         if base_url is not None:
             opts["base_url"] = base_url
         if self.info.needs_auth and self.emulated:
             opts.setdefault("auth", AUTH)
-        plan = prepare(
-            self.registry,
+        return how(
             MESSAGES if messages is None else messages,
             provider=self.info,
             model=model,
-            stream=stream,
-            options=opts,
+            registry=self.registry,
+            **opts,
         )
-        return ChatStream(plan)
-
-    def complete(self, *, base_url: str | None, **kwargs: Any) -> str:
-        with self.stream(base_url=base_url, stream=False, **kwargs) as chunks:
-            return "".join(chunks)
 
     def bounded(self, work: Callable[[], T], limit: float = CALL_LIMIT) -> T:
         """Run ``work`` in a worker thread; raise :class:`Hung` if it outlives ``limit``."""

@@ -8,11 +8,9 @@ defaults of the wrong type, keyword parameters no caller can ever reach, a hand-
 
 from __future__ import annotations
 
-import inspect
-
 from g4f_core.context import env_name
 from g4f_core.errors import InvalidRequestError
-from g4f_core.plugins.provider import InvalidProviderError, ProviderInfo
+from g4f_core.plugins.provider import InvalidProviderError, ProviderInfo, parameters
 from g4f_core.testing.session import Fail, Session
 
 __all__ = ["check_declarations", "check_options"]
@@ -100,20 +98,21 @@ def _default_types(info: ProviderInfo) -> list[str]:
 def _signature_problems(info: ProviderInfo) -> list[str]:
     """Parameters of ``_create_completion`` that the declared options contradict."""
     try:
-        params = list(inspect.signature(info.create_completion).parameters.values())
-    except (TypeError, ValueError):  # a builtin or C callable: nothing to compare
+        params = parameters(info.create_completion)
+    except InvalidProviderError:  # a builtin or C callable: nothing to compare
         return []
     declared = {opt.name: opt for opt in info.options}
     problems = []
     for param in params[3:]:
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
-        if param.default is param.empty:
+        opt = declared.get(param.name)
+        if param.default is param.empty and opt is None:
             problems.append(
                 f"`_create_completion` requires {param.name!r}, but the core passes only "
-                "model, messages, stream and the options a caller gave: give it a default"
+                "model, messages, stream and the declared options: declare it or give it a "
+                "default"
             )
-        opt = declared.get(param.name)
         if opt is None and not info.accepts_any_option:
             problems.append(
                 f"`_create_completion` takes {param.name!r}, which `options` does not "
@@ -122,6 +121,7 @@ def _signature_problems(info: ProviderInfo) -> list[str]:
         elif opt is not None and param.default is not param.empty and param.default != opt.default:
             problems.append(
                 f"`_create_completion` defaults {param.name!r} to {param.default!r} but "
-                f"`options` declares {opt.default!r}: use the same default in both"
+                f"`options` declares {opt.default!r}, which is what the core passes: drop the "
+                "parameter's default or make it the same"
             )
     return problems

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import time
 import traceback
 from collections.abc import Callable, Collection, Mapping
 
+from g4f_core.context import env_flag
 from g4f_core.errors import G4FError
 from g4f_core.plugins.provider import InvalidProviderError, ProviderInfo
 from g4f_core.plugins.registry import Registry, default_registry
@@ -98,7 +98,7 @@ def _run(session: Session, name: str) -> Check:
         status, detail = FAIL, f"{type(exc).__name__}: {exc}"
     except Exception as exc:  # noqa: BLE001 - a crashing check is reported, never raised
         status, detail = FAIL, f"the check crashed: {type(exc).__name__}: {exc}"
-        if os.environ.get("G4F_CORE_DEBUG", "").strip() not in ("", "0"):
+        if env_flag("G4F_CORE_DEBUG"):
             detail += "\n" + traceback.format_exc()
     return Check(name, status, detail, time.monotonic() - start)
 

@@ -49,14 +49,20 @@ class Abort:
         self._event.set()
         return True
 
-    def attach(self, sock: socket.socket, raw: Any = None) -> None:
-        """``sock`` is being waited on for this call; shut at once if already aborted."""
+    def attach(self, sock: socket.socket | None, raw: Any = None) -> None:
+        """``sock`` is being waited on for this call; shut at once if already aborted.
+
+        None (a response with no socket to reach) is nothing to attach.
+        """
+        if sock is None:
+            return
         self._socks[sock] = raw
         if self.aborted:  # abort() ran before the socket was in the map
             _shut(sock, raw)
 
-    def detach(self, sock: socket.socket) -> None:
-        self._socks.pop(sock, None)
+    def detach(self, sock: socket.socket | None) -> None:
+        if sock is not None:
+            self._socks.pop(sock, None)
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds`` (a retry's backoff); True if the call was aborted."""

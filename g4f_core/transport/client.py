@@ -6,23 +6,23 @@ applies the call's :class:`~g4f_core.context.CallContext`: every wait is bounded
 API calls (a redirect could carry the prompt to another host); TLS is always
 verified, against ``ca_bundle`` when given; the environment's proxy and netrc
 settings are ignored, so a request goes where the call says. Failures of
-``requests`` and ``urllib3`` become g4f-core errors (see http_errors.py).
+``requests`` and ``urllib3`` become g4f-core errors (translate.py); their internals are
+used only through adapter.py, and every read goes through ``watchdog.watched_read``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import socket
 import time
-from collections.abc import Generator, Iterator
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
 
 import requests
 import urllib3
 
 from g4f_core.context import CallContext, current
 from g4f_core.errors import (
+    G4FError,
     ProviderConnectionError,
     ProviderError,
     ProviderResponseError,
@@ -30,16 +30,25 @@ from g4f_core.errors import (
 )
 from g4f_core.redaction import redact, safe_cause
 from g4f_core.transport.abort import Abort, abort_scope
+from g4f_core.transport.adapter import body_of, socket_of, store_body
 from g4f_core.transport.pool import shared_adapter
 from g4f_core.transport.sse import DecodeError, LineTooLongError, SSEDecoder
-from g4f_core.transport.translate import error_from_response, origin, parse_retry_after, translate
-from g4f_core.transport.watchdog import expiry, watchdog
+from g4f_core.transport.translate import (
+    error_from_response,
+    origin,
+    parse_retry_after,
+    refused_request,
+    translate,
+)
+from g4f_core.transport.watchdog import Expired, expiry, watched_read
 
 __all__ = ["Client", "error_from_response", "origin", "parse_retry_after", "translate"]
 
 USER_AGENT = "g4f-core/0.1"
 _READ_SIZE = 64 << 10
 _CLEANUP_GRACE = 0.25
+_FINISH_WAIT = 0.5
+T = TypeVar("T")
 
 
 class Client:
@@ -63,6 +72,7 @@ class Client:
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.headers["User-Agent"] = USER_AGENT
+        session.headers.update(self.context.auth_headers())  # the provider's auth_scheme
         if self.context.proxy:
             session.proxies = {"http": self.context.proxy, "https": self.context.proxy}
         session.verify = self.context.ca_bundle or True
@@ -114,7 +124,7 @@ class Client:
         else:
             wait = self.context.wait_limit(timeout)
         token = expiry.set(time.monotonic() + wait)
-        scope = abort_scope.set(abort)  # the head read attaches to it (pool.py)
+        scope = abort_scope.set(abort)  # the head read attaches to it (adapter.py)
         try:
             # Always streamed underneath, so no body (an error page included) is read unbounded.
             response = self.session.request(
@@ -126,26 +136,15 @@ class Client:
                 **kwargs,
             )
         except requests.RequestException as exc:
-            error = translate(exc, self.context.provider, self.origin)
-            stopped = time.monotonic() >= (expiry.get() or math.inf)
-            if stopped and not isinstance(exc, requests.ConnectTimeout):  # the watchdog did it
-                error = ProviderTimeoutError(
-                    f"{self.origin} did not answer within {wait:g} s",
-                    provider=self.context.provider,
-                    phase="headers",
-                    limit=wait,
-                )
-            left = self.context.remaining()
-            if isinstance(error, ProviderTimeoutError) and left is not None and left <= 0:
-                error = self.context.deadline_error()
-            raise redact(error, self.context.auth) from safe_cause(exc)
+            raise self._send_failed(exc, wait) from safe_cause(exc)
         finally:
             expiry.reset(token)
             abort_scope.reset(scope)
         if response.status_code not in expect:
-            try:
-                with self._watching(response):  # an error body may trickle too
-                    error = error_from_response(response, self.context.provider)
+            try:  # an error body may trickle too
+                error = self._watched(
+                    response, lambda: error_from_response(response, self.context.provider)
+                )
             finally:
                 response.close()
             raise redact(error, self.context.auth)
@@ -153,34 +152,49 @@ class Client:
             self._read_body(response, abort)
         return response
 
+    def _send_failed(self, exc: requests.RequestException, wait: float) -> G4FError:
+        """The error for a request that got no response head."""
+        refused = refused_request(exc, self.context.provider)
+        if refused is not None:  # a bad URL or header: nothing was sent
+            return refused
+        error = translate(exc, self.context.provider, self.origin)
+        stopped = time.monotonic() >= (expiry.get() or math.inf)
+        if stopped and not isinstance(exc, requests.ConnectTimeout):  # the watchdog did it
+            error = ProviderTimeoutError(
+                f"{self.origin} did not answer within {wait:g} s",
+                provider=self.context.provider,
+                phase="headers",
+                limit=wait,
+            )
+        left = self.context.remaining()
+        if isinstance(error, ProviderTimeoutError) and left is not None and left <= 0:
+            error = self.context.deadline_error()
+        return redact(error, self.context.auth)
+
     def _read_body(self, response: requests.Response, abort: Abort | None) -> None:
         """Read a whole (small) body: within one timeout, within the deadline, capped."""
         limit = self.context.max_reply_bytes
-        sock = _socket(response.raw)
         until = self._until(time.monotonic())
-        if sock is not None:
-            watchdog.watch(sock, until)
-            if abort is not None:
-                abort.attach(sock, response.raw)
+        sock = socket_of(response)
+        if abort is not None:
+            abort.attach(sock, response.raw)
         try:
-            body = response.raw.read(limit + 1, decode_content=True) or b""
-            if (sock is not None and watchdog.clear(sock)) or time.monotonic() >= until:
+            body, fired = watched_read(sock, until, _read, response, limit + 1)
+            if fired or time.monotonic() >= until:
                 raise self._timeout_error()  # cut short: what was read is not the whole body
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             response.close()
-            raise self._read_failed(exc, sock, until) from safe_cause(exc)
+            raise self._read_failed(exc, until) from safe_cause(exc)
         finally:
-            if sock is not None:
-                watchdog.clear(sock)
-                if abort is not None:
-                    abort.detach(sock)
+            if abort is not None:
+                abort.detach(sock)
         if len(body) > limit:
             response.close()
             raise ProviderResponseError(
                 f"reply from {self.origin} exceeded max_reply_bytes={limit}",
                 provider=self.context.provider,
             )
-        response._content = body  # what requests' own non-streamed read would have stored
+        store_body(response, body)
         response.close()
 
     def events(self, response: requests.Response) -> Generator[str, None, None]:
@@ -188,122 +202,111 @@ class Client:
 
         No single read waits longer than ``timeout``, the gap between two events
         (keep-alive comments do not count) may not exceed it either, and nothing waits
-        past the deadline. A line or a whole reply over its size limit is refused as
-        soon as the limit is passed.
+        past the deadline: the watchdog stops a read at the earlier of the two. A line or
+        a whole reply over its size limit is refused as soon as the limit is passed.
+        Every read takes all that has arrived, and all its events are decoded at once.
         """
         ctx = self.context
         decoder = SSEDecoder(max_line_bytes=ctx.max_line_bytes)
-        received = 0
-        last_event = time.monotonic()
-        raw = response.raw
-        sock = _socket(raw)
-        until = self._until(last_event)
+        feed = decoder.feed
+        body = body_of(response)
+        read, sock = body.read, body.sock
+        received, most = 0, ctx.max_reply_bytes
+        until = self._until(time.monotonic())
         abort = self._abort
-        if sock is not None:
-            watchdog.watch(sock, until)
-            if abort is not None:  # attached while suspended too: a close cuts the stream
-                abort.attach(sock, raw)
+        if abort is not None:  # once per response, and while suspended too: a close cuts it
+            abort.attach(sock, response.raw)
         try:
             while True:
-                idle_left = ctx.timeout - (time.monotonic() - last_event)
-                if idle_left <= 0:
-                    raise self._idle_error()
-                _set_read_timeout(raw, ctx.wait_limit(idle_left))
-                chunk = raw.read1(_READ_SIZE, decode_content=True)
+                chunk, fired = watched_read(sock, until, read, _READ_SIZE)
                 if not chunk:
-                    if sock is not None and watchdog.clear(sock):  # it was shut down
+                    if fired:
                         raise self._timeout_error()
                     break
                 received += len(chunk)
-                if received > ctx.max_reply_bytes:
+                if received > most:
                     raise ProviderResponseError(
-                        f"reply from {self.origin} exceeded max_reply_bytes={ctx.max_reply_bytes}",
+                        f"reply from {self.origin} exceeded max_reply_bytes={most}",
                         provider=ctx.provider,
                     )
-                datas, failed = decoder.feed_data(chunk)
+                datas = feed(chunk)
                 if datas:
-                    # The time the caller spends between chunks is not a wait on the
-                    # server: stop the clock while the events are handed over.
-                    fired = sock is not None and watchdog.clear(sock)
+                    # The time the caller spends with the events is not a wait on the
+                    # server: the watchdog is disarmed while they are handed over.
                     yield from datas
-                    if fired:  # what arrived is delivered; the socket is shut all the same
-                        raise self._timeout_error()
-                    last_event = time.monotonic()
-                    until = self._until(last_event)
-                    if sock is not None:
-                        watchdog.watch(sock, until)
-                if failed is not None:
-                    raise failed
+                    now = time.monotonic()
+                    until = self._until(now)
+                    fired = fired or until <= now  # the deadline passed meanwhile
+                elif time.monotonic() >= until:  # bytes, but no event in time (keep-alives)
+                    fired = True
+                if fired:  # what arrived is delivered; the socket is shut all the same
+                    raise self._timeout_error()
+                if decoder.error is not None:
+                    raise decoder.error
+            if abort is not None:  # before the connection may be pooled and another call's
+                abort.detach(sock)
+            body.release()
             decoder.end()
             if decoder.truncated:
                 raise ProviderConnectionError(
                     f"the stream from {self.origin} ended in the middle of an event",
                     provider=ctx.provider,
                 )
-        except LineTooLongError as exc:
-            raise ProviderResponseError(
-                f"{exc} (max_line_bytes); the reply from {self.origin} is not a token stream",
-                provider=ctx.provider,
-            ) from None
         except DecodeError as exc:
-            raise ProviderResponseError(
-                f"malformed stream from {self.origin}: {exc}", provider=ctx.provider
-            ) from None
+            raise self._malformed(exc) from None
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
-            raise self._read_failed(exc, sock, until) from safe_cause(exc)
+            raise self._read_failed(exc, until) from safe_cause(exc)
         finally:
-            if sock is not None:
-                watchdog.clear(sock)
-                if abort is not None:
-                    abort.detach(sock)
+            if abort is not None:
+                abort.detach(sock)
             response.close()
+
+    def _malformed(self, exc: DecodeError) -> ProviderResponseError:
+        if isinstance(exc, LineTooLongError):
+            text = f"{exc} (max_line_bytes); the reply from {self.origin} is not a token stream"
+        else:
+            text = f"malformed stream from {self.origin}: {exc}"
+        return ProviderResponseError(text, provider=self.context.provider)
 
     def finish(self, response: requests.Response, *, limit: int = _READ_SIZE) -> None:
         """After the last event: read the little that is left so the connection can be reused.
 
-        A server that keeps sending, or stalls, gets its connection closed instead.
+        A server that keeps sending, or stalls (half a second at most), gets its
+        connection closed instead.
         """
-        raw = response.raw
+        body = body_of(response)
+        until = min(time.monotonic() + _FINISH_WAIT, self._until(time.monotonic()))
         try:
-            _set_read_timeout(raw, min(0.5, self.context.wait_limit()))
             while limit > 0:
-                chunk = raw.read1(limit, decode_content=True)
+                chunk, fired = watched_read(body.sock, until, body.read, limit)
+                if fired:
+                    break
                 if not chunk:
-                    break  # end of body: urllib3 has put the connection back in the pool
+                    body.release()  # end of body: the connection goes back to the pool
+                    break
                 limit -= len(chunk)
         except (urllib3.exceptions.HTTPError, OSError, ProviderError):
             pass
         finally:
             response.close()
 
-    @contextlib.contextmanager
-    def _watching(self, response: requests.Response) -> Iterator[None]:
-        """Keep a whole read of ``response`` within one timeout and the deadline."""
-        sock = _socket(response.raw)
-        if sock is None:
-            yield
-            return
-        watchdog.watch(sock, self._until(time.monotonic()))
-        try:
-            yield
-        finally:
-            watchdog.clear(sock)
+    def _watched(self, response: requests.Response, read: Callable[[], T]) -> T:
+        """``read()`` of ``response``, kept within one timeout and the deadline."""
+        result, _fired = watched_read(socket_of(response), self._until(time.monotonic()), read)
+        return result
 
     def read_some(self, response: requests.Response, limit: int = 4096) -> bytes:
         """Up to ``limit`` bytes of a body, for quoting in an error; b"" if it fails."""
-        with self._watching(response):
-            try:
-                return response.raw.read(limit, decode_content=True) or b""
-            except (urllib3.exceptions.HTTPError, OSError):
-                return b""
+        try:
+            return self._watched(response, lambda: _read(response, limit))
+        except (urllib3.exceptions.HTTPError, OSError):
+            return b""
 
-    def _read_failed(
-        self, exc: BaseException, sock: socket.socket | None, until: float
-    ) -> ProviderError:
+    def _read_failed(self, exc: BaseException, until: float) -> ProviderError:
         """A failed body read: a timeout when the watchdog or a limit stopped it."""
         error = translate(exc, self.context.provider, self.origin, during_stream=True)
-        fired = sock is not None and watchdog.clear(sock)
-        if fired or isinstance(error, ProviderTimeoutError) or time.monotonic() >= until:
+        stopped = isinstance(exc, Expired) or time.monotonic() >= until
+        if stopped or isinstance(error, ProviderTimeoutError):
             error = self._timeout_error()
         return redact(error, self.context.auth)
 
@@ -330,12 +333,6 @@ class Client:
         )
 
 
-def _socket(raw: urllib3.HTTPResponse) -> socket.socket | None:
-    sock = getattr(getattr(raw, "connection", None), "sock", None)
-    return sock if isinstance(sock, socket.socket) else None
-
-
-def _set_read_timeout(raw: urllib3.HTTPResponse, seconds: float) -> None:
-    sock = _socket(raw)
-    if sock is not None:
-        sock.settimeout(seconds)
+def _read(response: requests.Response, size: int) -> bytes:
+    data: bytes = response.raw.read(size, decode_content=True) or b""
+    return data

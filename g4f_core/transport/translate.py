@@ -13,12 +13,13 @@ import math
 import re
 import time
 from collections.abc import Mapping
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 import urllib3
 
 from g4f_core.errors import (
+    InvalidRequestError,
     ProviderConnectionError,
     ProviderError,
     ProviderHTTPError,
@@ -26,24 +27,44 @@ from g4f_core.errors import (
     ProviderTimeoutError,
     RateLimitError,
 )
+from g4f_core.redaction import origin
 from g4f_core.redaction import reason as _reason
 
-__all__ = ["error_from_response", "origin", "parse_retry_after", "translate"]
+__all__ = ["error_from_response", "origin", "parse_retry_after", "refused_request", "translate"]
 
 _ERROR_BODY_LIMIT = 64 << 10
 
 
-def origin(url: str) -> str:
-    """``scheme://host:port`` of a URL: what messages may name (never path or query)."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:  # an out-of-range port: name the host alone
-        return f"{parts.scheme}://{host}"
-    return f"{parts.scheme}://{host}:{port}"
+#: requests' and urllib3's refusals to build a request, and what each means; the URL or
+#: header they quote may carry a credential, so the message names neither.
+_REFUSALS: tuple[tuple[type[BaseException], str], ...] = (
+    (requests.exceptions.InvalidProxyURL, "the proxy URL is not valid"),
+    (requests.exceptions.MissingSchema, "the request URL has no scheme (http:// or https://)"),
+    (requests.exceptions.InvalidSchema, "the request URL's scheme is not http:// or https://"),
+    (
+        requests.exceptions.InvalidURL,
+        "the request URL is not valid (no host, a bad port, or a character URLs cannot hold)",
+    ),
+    (urllib3.exceptions.LocationValueError, "the request URL is not valid"),
+    (
+        requests.exceptions.InvalidHeader,
+        "a request header has a name or value that cannot be sent (a line break, a leading "
+        "space or a character headers cannot hold)",
+    ),
+    (requests.exceptions.InvalidJSONError, "the request body cannot be written as JSON"),
+)
+
+
+def refused_request(exc: BaseException, provider: str | None) -> InvalidRequestError | None:
+    """The error for a request requests or urllib3 refused to build (nothing was sent), or
+    None. Such a request is wrong, not the provider down: it is never retried."""
+    if isinstance(exc, requests.exceptions.JSONDecodeError):  # a reply, not a request
+        return None
+    for kind, meaning in _REFUSALS:
+        if isinstance(exc, kind):
+            prefix = f"{provider}: " if provider else ""
+            return InvalidRequestError(f"{prefix}{meaning}; nothing was sent")
+    return None
 
 
 def translate(
@@ -141,9 +162,15 @@ def _server_message(body: bytes, ctype: str) -> tuple[str, str | None]:
         if isinstance(data, Mapping):
             error = data.get("error")
             error_type = data.get("error_type")
+            if error_type is None and isinstance(error, Mapping):  # OpenAI: error.code, .type
+                error_type = error.get("code") or error.get("type")
             for value in (data.get("message"), error, data.get("detail")):
                 if isinstance(value, Mapping):
                     value = value.get("message")
+                elif isinstance(value, list):  # FastAPI's validation errors: [{"msg": ...}]
+                    value = "; ".join(
+                        str(item.get("msg")) for item in value if isinstance(item, Mapping)
+                    )
                 if isinstance(value, str) and value:
                     return _short(value), error_type if isinstance(error_type, str) else None
     if "html" in ctype or text.lstrip().lower().startswith(("<!doctype", "<html")):

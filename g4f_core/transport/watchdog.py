@@ -4,8 +4,11 @@ A socket timeout bounds each ``recv``; a server that trickles one byte at a time
 inside a single read (a response head, a chunk-size line) satisfies every ``recv``
 and can hold a call forever. One daemon thread per process keeps, for each socket
 being read, the moment its wait must end, and shuts the socket down at that moment;
-the blocked read then fails at once and the transport reports a timeout. Updating
-the moment costs a dictionary write, so it can run for every event of a stream.
+the blocked read then fails at once and the transport reports a timeout.
+
+Every read the transport makes goes through :func:`watched_read`: arm, read, disarm,
+and say whether the watchdog fired. Arming costs a dictionary write and disarming one
+uncontended lock, so it runs around every read of a stream.
 """
 
 from __future__ import annotations
@@ -15,9 +18,13 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
+from typing import TypeVar
 
-__all__ = ["expiry", "watchdog"]
+__all__ = ["Expired", "expiry", "watchdog", "watched_read"]
+
+T = TypeVar("T")
 
 #: When the response head of the request being sent must have arrived (monotonic).
 expiry: ContextVar[float | None] = ContextVar("g4f_core_expiry", default=None)
@@ -31,7 +38,8 @@ class Watchdog:
             os.register_at_fork(after_in_child=self._reset)
 
     def _reset(self) -> None:
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()  # a C lock: taken around every read, it must be cheap
+        self._cond = threading.Condition(self._lock)
         self._until: dict[socket.socket, float] = {}
         self._fired: set[socket.socket] = set()
         self._thread: threading.Thread | None = None
@@ -39,10 +47,12 @@ class Watchdog:
 
     def watch(self, sock: socket.socket, until: float) -> None:
         """Shut ``sock`` down at ``until`` (monotonic) unless cleared or moved first."""
-        if self._thread is not None and until >= self._wake and sock in self._until:
-            self._until[sock] = until  # atomic under the GIL; the thread wakes in time anyway
+        if self._thread is not None and until >= self._wake:
+            # Atomic under the GIL, and the thread wakes before ``until`` anyway: it only ever
+            # removes a socket it found expired, under the lock, and clear() takes the lock.
+            self._until[sock] = until
             return
-        with self._cond:
+        with self._lock:
             earlier = until < self._wake
             self._until[sock] = until
             if self._thread is None:
@@ -55,7 +65,7 @@ class Watchdog:
 
     def clear(self, sock: socket.socket) -> bool:
         """Stop watching ``sock``; True if the watchdog had already shut it down."""
-        with self._cond:
+        with self._lock:
             self._until.pop(sock, None)
             if sock in self._fired:
                 self._fired.discard(sock)
@@ -78,3 +88,31 @@ class Watchdog:
 
 
 watchdog = Watchdog()
+
+
+class Expired(TimeoutError):
+    """The watchdog shut the socket down: the wait outlived its limit."""
+
+
+def watched_read(
+    sock: socket.socket | None, until: float, read: Callable[..., T], *args: object
+) -> tuple[T, bool]:
+    """``read(*args)`` with ``sock`` shut down at ``until`` (monotonic) if it is still waiting.
+
+    Returns what ``read`` returned and whether the watchdog fired (what was read may then
+    be cut short). A read that fails after the watchdog fired raises :class:`Expired`
+    from its own error. Without a socket there is nothing to watch: ``read`` runs alone.
+    """
+    if sock is None:
+        return read(*args), False
+    watchdog.watch(sock, until)
+    try:
+        result = read(*args)
+    except Exception as exc:
+        if watchdog.clear(sock):
+            raise Expired("the watchdog stopped a read that outlived its limit") from exc
+        raise
+    except BaseException:  # KeyboardInterrupt and the like: disarm, never translate
+        watchdog.clear(sock)
+        raise
+    return result, watchdog.clear(sock)

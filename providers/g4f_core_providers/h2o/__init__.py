@@ -35,13 +35,12 @@ import uuid
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from g4f_core.options import Option
+from g4f_core import Option
 
 if TYPE_CHECKING:
     import requests
 
-    from g4f_core.plugins.provider import Emulator
-    from g4f_core.transport.client import Client
+    from g4f_core import Client, Emulator
 
 url = "https://gpt-gm.h2o.ai"
 models = {
@@ -105,12 +104,11 @@ def format_prompt(messages: list[dict[str, str]]) -> str:
 def _create_completion(
     model: str, messages: list[dict[str, str]], stream: bool, **kwargs: Any
 ) -> Iterator[str]:
-    from g4f_core.context import current
-    from g4f_core.transport.client import Client
+    from g4f_core import Client, current
 
     upstream = models.get(model, model)
-    parameters = {opt.name: kwargs.get(opt.name, opt.default) for opt in options}
-    http = Client(current("H2o"), base_url=url)
+    parameters = {opt.name: kwargs[opt.name] for opt in options}  # the core fills defaults
+    http = Client(current(), base_url=url)
     conversation = None
     try:
         conversation = _open_conversation(http, upstream)
@@ -160,7 +158,7 @@ def _accept_welcome_modal(http: Client, upstream: str) -> None:
 
 def _open_conversation(http: Client, upstream: str) -> str:
     """Create a conversation, in the kept session when there is one."""
-    from g4f_core.errors import ProviderHTTPError
+    from g4f_core import ProviderHTTPError
 
     with _sessions_lock:
         kept = _sessions.get(http.base_url)
@@ -182,7 +180,7 @@ def _open_conversation(http: Client, upstream: str) -> str:
 
 
 def _new_conversation(http: Client, upstream: str) -> str:
-    from g4f_core.errors import ProviderResponseError
+    from g4f_core import ProviderResponseError
 
     response = http.request(
         "POST", "/conversation", json={"model": upstream}, headers=_json_headers(http)
@@ -196,15 +194,17 @@ def _new_conversation(http: Client, upstream: str) -> str:
         keys = sorted(data) if isinstance(data, dict) else type(data).__name__
         raise ProviderResponseError(
             f"{http.origin} did not return a usable conversationId (got: {keys}); "
-            "is this a chat-ui server?",
-            provider="H2o",
+            "is this a chat-ui server?"
         )
     return conversation
 
 
 def _tokens(http: Client, response: requests.Response) -> Generator[str, None, None]:
-    """Yield each token's text as its event arrives; stop at the final event."""
-    from g4f_core.errors import ProviderConnectionError, ProviderResponseError
+    """Yield each token's text as its event arrives; stop at the final event.
+
+    One pass per event: parse it once, then check exactly what is used of it.
+    """
+    from g4f_core.errors import ProviderConnectionError
 
     ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "text/event-stream":
@@ -213,38 +213,17 @@ def _tokens(http: Client, response: requests.Response) -> Generator[str, None, N
         finally:
             response.close()
     events = http.events(response)
+    decoded = _decoded
     try:
-        loads = json.loads
         for data in events:
-            try:
-                event = loads(data)
-                token = event["token"]
-                text = token["text"]
-                fast = type(text) is str and type(event) is dict and "error" not in event
-            except (ValueError, RecursionError, KeyError, TypeError, IndexError):
-                fast = False
-            if fast:
-                if not token.get("special"):
-                    yield text
-                if event.get("generated_text") is not None:
-                    http.finish(response)
-                    return
-                continue
-            event = _parse(data)
-            if "error" in event:
-                kind = event.get("error_type")
-                kind = kind if isinstance(kind, str) else None
-                raise ProviderResponseError(
-                    f"the model server reported {kind or 'an error'}: {_short(event['error'])}",
-                    provider="H2o",
-                    error_type=kind,
-                    retryable=kind in _RETRYABLE_EVENTS,
-                )
+            event = decoded(data)
+            if type(event) is not dict or "error" in event:
+                raise _bad_event(data, event)
             token = event.get("token")
-            if not isinstance(token, dict) or not isinstance(token.get("text"), str):
-                raise ProviderResponseError("an event carried no token text", provider="H2o")
+            if type(token) is not dict or type(text := token.get("text")) is not str:
+                raise _bad_event(data, event)
             if not token.get("special"):
-                yield token["text"]
+                yield text
             if event.get("generated_text") is not None:
                 http.finish(response)
                 return
@@ -255,35 +234,53 @@ def _tokens(http: Client, response: requests.Response) -> Generator[str, None, N
         events.close()
 
 
-def _parse(data: str) -> dict[str, Any]:
+_raw_decode = json.JSONDecoder().raw_decode
+_JSON_SPACE = " \t\n\r"  # the whitespace json.loads allows around a value
+
+
+def _decoded(data: str) -> object:
+    """What ``json.loads(data)`` gives, or None where it raises: one decoder call per event."""
+    text = data.strip(_JSON_SPACE)
+    try:
+        event, end = _raw_decode(text)
+    except (ValueError, RecursionError):  # hostile nesting raises RecursionError
+        return None
+    return event if end == len(text) else None
+
+
+def _bad_event(data: str, event: object) -> Exception:
+    """The error for an event that is not a token: an error TGI reported, or malformed."""
     from g4f_core.errors import ProviderResponseError
 
-    try:
-        event = json.loads(data)
-    except (ValueError, RecursionError):
-        event = None
     if not isinstance(event, dict):
-        raise ProviderResponseError(
+        return ProviderResponseError(
             f"malformed event ({len(data)} characters of data that is not a JSON object)",
             provider="H2o",
         )
-    return event
+    if "error" in event:
+        kind = event.get("error_type")
+        kind = kind if isinstance(kind, str) else None
+        return ProviderResponseError(
+            f"the model server reported {kind or 'an error'}: {_short(event['error'])}",
+            provider="H2o",
+            error_type=kind,
+            retryable=kind in _RETRYABLE_EVENTS,
+        )
+    return ProviderResponseError("an event carried no token text", provider="H2o")
 
 
 def _not_a_token_stream(http: Client, response: requests.Response, ctype: str) -> Exception:
-    from g4f_core.errors import ProviderResponseError
+    from g4f_core import ProviderResponseError
 
     head = http.read_some(response, 4096)
     if head.lstrip().startswith(b'{"type"'):
         return ProviderResponseError(
             f"{http.origin} streams chat-ui's newline-delimited JSON updates (chat-ui after its "
-            "2023-09 refactor), not the token stream H2o speaks",
-            provider="H2o",
+            "2023-09 refactor), not the token stream H2o speaks"
         )
     return ProviderResponseError(
         f"{http.origin} answered HTTP {response.status_code} with {ctype or 'no content type'}, "
-        "expected text/event-stream",
-        provider="H2o",
+        "expected text/event-stream"
     )
 
 
@@ -294,7 +291,7 @@ def _short(value: object, limit: int = 300) -> str:
 
 def _delete_conversation(http: Client, conversation: str) -> None:
     """Best effort: bounded by the timeout, and never hiding the error that got us here."""
-    from g4f_core.errors import G4FError
+    from g4f_core import G4FError
 
     try:
         response = http.request(

@@ -6,13 +6,12 @@ Kept apart from routing because it is where the fault switches shape a generatio
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
 from . import _emulator_tgi as tgi
 from . import _emulator_web as web
 from ._emulator_state import Conversation, Faults, StoredMessage
-from ._emulator_wire import Responder, chunked
+from ._emulator_wire import Responder
 
 
 class GenerationRoute(Responder):
@@ -107,10 +106,6 @@ class GenerationRoute(Responder):
             *compute,
             ("x-accel-buffering", "no"),
         ]
-        bulk = _bulk_key(faults, params, tokens, model, prefix, seed) if error is None else None
-        if bulk is not None and (cached := self.state.cached_stream(bulk)) is not None:
-            self._stream_bulk(headers, cached[0])
-            return cached[1]
         plan = None
         if error is None:
             plan = tgi.plan_generation(tokens, model, params, prefix=prefix, seed=seed)
@@ -125,11 +120,6 @@ class GenerationRoute(Responder):
         eol = faults.line_ending
         keepalive = f":{eol}{eol}".encode() if faults.keepalive else b""
         chunks = [(keepalive + tgi.sse_event(event, eol), "token" in event) for event in events]
-        if bulk is not None and plan is not None and error is None:
-            wire = chunked(b"".join(data for data, _ in chunks))
-            self.state.cache_stream(bulk, wire, plan.text)
-            self._stream_bulk(headers, wire)
-            return plan.text
         self._stream(headers, chunks, faults)
         return plan.text if plan is not None and error is None else None
 
@@ -164,24 +154,6 @@ class GenerationRoute(Responder):
         chunks = [((tgi.dumps(u) + "\n").encode(), u["type"] == "stream") for u in updates]
         self._stream([], chunks, faults)  # new Response(stream): no content type at all
         return text
-
-
-def _bulk_key(
-    faults: Faults,
-    params: tgi.Parameters,
-    tokens: list[str],
-    model: str,
-    prefix: str,
-    seed: int | None,
-) -> tuple[object, ...] | None:
-    """What a bulk-mode stream depends on; None when bulk mode does not apply to it."""
-    if not faults.bulk or not params.stream:
-        return None
-    timing = (faults.drop_after, faults.stall_after, faults.incomplete_after, faults.chunk_size)
-    if faults.token_delay > 0 or any(value is not None for value in timing):
-        return None
-    values = json.dumps(dict(params.values), sort_keys=True, default=repr)
-    return (tuple(tokens), model, values, prefix, seed, faults.line_ending, faults.keepalive)
 
 
 def _refusal(raw_id: str, conversation: Conversation | None) -> tuple[int, str] | None:

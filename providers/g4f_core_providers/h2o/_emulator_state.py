@@ -19,7 +19,6 @@ DEFAULT_MODELS: tuple[str, ...] = (
     "h2oai/h2ogpt-gm-oasst1-en-2048-open-llama-13b",
 )
 
-BULK_CACHE_SIZE = 4  # pre-built bulk streams kept (a 100,000-token body is about 11 MB)
 RATE_WINDOW = 60.0  # chat-ui's messageEvents TTL: RATE_LIMIT counts messages per minute
 
 
@@ -46,10 +45,6 @@ class Faults:
     # after the ownership check, for retry tests (503 then success).
     fail_generation: list[tuple[int, str, bytes]] = field(default_factory=list)
     details_seed: int | None = None  # the seed reported in details (null by default)
-    # Benchmark mode: a successful token stream is encoded once, cached, and written in
-    # 64 KiB HTTP chunks with one sendall, so the server is never what a client waits for.
-    # Ignored (the normal event-by-event path runs) while a timing or framing fault is set.
-    bulk: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,9 +102,6 @@ class EmulatorState:
         self._opened = 0
         self._closed = 0
         self._close_events: dict[int, threading.Event] = {}
-        self._bulk: collections.OrderedDict[tuple[object, ...], tuple[bytes, str]] = (
-            collections.OrderedDict()
-        )
 
     # --- requests and sessions -------------------------------------------------------------
 
@@ -153,17 +145,6 @@ class EmulatorState:
         with self._lock:
             queue = self.faults.fail_generation
             return queue.pop(0) if queue else None
-
-    def cached_stream(self, key: tuple[object, ...]) -> tuple[bytes, str] | None:
-        """A bulk-mode body built earlier for the same generation: (wire bytes, text)."""
-        with self._lock:
-            return self._bulk.get(key)
-
-    def cache_stream(self, key: tuple[object, ...], wire: bytes, text: str) -> None:
-        with self._lock:
-            self._bulk[key] = (wire, text)
-            while len(self._bulk) > BULK_CACHE_SIZE:
-                self._bulk.popitem(last=False)
 
     # --- conversations ---------------------------------------------------------------------
 
@@ -215,7 +196,6 @@ class EmulatorState:
             self._settings.clear()
             self._conversations.clear()
             self._events.clear()
-            self._bulk.clear()
 
     # --- connections -----------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ from . import _emulator_tgi as tgi
 from . import _emulator_web as web
 from ._emulator_state import EmulatorState, Faults
 
-BULK_CHUNK = 64 * 1024  # bytes per HTTP chunk in bulk mode
 _PAUSE_STEP = 0.02
 Chunk = tuple[bytes, bool]  # (bytes, is a token event)
 
@@ -88,17 +87,6 @@ class Responder(BaseHTTPRequestHandler):
             raise Aborted("drop_after fault")  # every event sent, but never the last chunk
         self.wfile.write(b"0\r\n\r\n")
 
-    def _stream_bulk(self, headers: Sequence[tuple[str, str]], wire: bytes) -> None:
-        """Bulk mode: the whole pre-framed chunked body (terminator included) in one write."""
-        self.send_response(200)
-        for name, value in headers:
-            self.send_header(name, value)
-        if self.session is not None:
-            self.send_header("Set-Cookie", web.session_cookie(self.session))
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        self.wfile.write(wire)
-
     def _write_chunked(self, data: bytes, chunk_size: int | None) -> None:
         step = chunk_size if chunk_size is not None and chunk_size > 0 else max(len(data), 1)
         for start in range(0, len(data), step):
@@ -126,12 +114,3 @@ class Responder(BaseHTTPRequestHandler):
         except OSError:
             return True
         return data == b""
-
-
-def chunked(body: bytes) -> bytes:
-    """``body`` framed as HTTP chunks of at most 64 KiB, then the last-chunk terminator."""
-    frames = [
-        b"%x\r\n%s\r\n" % (len(body[i : i + BULK_CHUNK]), body[i : i + BULK_CHUNK])
-        for i in range(0, len(body), BULK_CHUNK)
-    ]
-    return b"".join(frames) + b"0\r\n\r\n"

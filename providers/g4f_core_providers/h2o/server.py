@@ -145,7 +145,6 @@ class H2oEmulator:
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self._inline: int | None = None  # ident of the thread inside serve_forever()
         self._url: str | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -154,7 +153,7 @@ class H2oEmulator:
     def url(self) -> str:
         """``http://<host>:<port>``, with the host name as given (cookies need a name)."""
         if self._url is None:
-            raise RuntimeError("the emulator has no address until start() or serve_forever()")
+            raise RuntimeError("the emulator has no address until start()")
         return self._url
 
     def _bind(self) -> _Server:
@@ -186,18 +185,6 @@ class H2oEmulator:
         thread.start()
         return self.url
 
-    def serve_forever(self) -> None:
-        """Serve in this thread until stop() is called elsewhere or KeyboardInterrupt."""
-        server = self._bind()
-        self._inline = threading.get_ident()
-        try:
-            server.serve_forever(poll_interval=0.05)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            self._inline = None
-            self.stop()
-
     def stop(self) -> None:
         """Stop accepting, end open connections (even idle keep-alive ones) and join threads."""
         with self._lock:
@@ -206,10 +193,8 @@ class H2oEmulator:
         if server is None:
             return
         self._state.stopping.set()
-        inline = self._inline
-        if thread is not None or (inline is not None and inline != threading.get_ident()):
-            server.shutdown()
         if thread is not None:
+            server.shutdown()
             thread.join(_JOIN_TIMEOUT)
         server.close_connections()
         server.server_close()
