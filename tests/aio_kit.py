@@ -67,6 +67,15 @@ def fresh_workers() -> Iterator[WorkerPool]:
     assert wait_until(lambda: not pool.running), "a worker is still running a stream"
 
 
+def observed_registry(observer: object) -> Registry:
+    """The installed providers, with ``observer``'s hooks registered as a plugin's would be."""
+    registry = Registry([metadata.distribution("g4f-core")], environ={})
+    registry.providers()  # discovery first: it starts the hooks afresh
+    problem = registry._hooks.register(observer, "test:observer")
+    assert problem is None, problem
+    return registry
+
+
 def h2o_registry() -> Registry:
     """This project's own distribution only (H2o), never the developer's other plugins."""
     return Registry([metadata.distribution("g4f-core")], environ={})

@@ -21,6 +21,7 @@ from aio_kit import (  # noqa: F401 - fresh_workers is a fixture
     async_stream,
     fresh_workers,
     h2o_registry,
+    observed_registry,
     run,
     sync_complete,
     sync_stream,
@@ -334,9 +335,8 @@ def observed(use_registry: Callable[[Registry], Registry]) -> list[Any]:
         g4f_core_call_started=g4f_core_call_started,
         g4f_core_call_finished=g4f_core_call_finished,
     )
-    from importlib import metadata
 
-    use_registry(Registry([metadata.distribution("g4f-core")], environ={}, plugins=[observer]))
+    use_registry(observed_registry(observer))
     return events
 
 

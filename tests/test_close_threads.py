@@ -17,6 +17,7 @@ from importlib import metadata
 from typing import Any
 
 import pytest
+from aio_kit import observed_registry
 from rawserver import (
     HOLD,
     RawServer,
@@ -212,6 +213,5 @@ def install_observer(use_registry: Callable[[Registry], Registry]) -> list[Any]:
         events.append(event)
 
     observer = types.SimpleNamespace(g4f_core_call_finished=g4f_core_call_finished)
-    dist = metadata.distribution("g4f-core")
-    use_registry(Registry([dist], environ={}, plugins=[observer]))
+    use_registry(observed_registry(observer))
     return events

@@ -30,7 +30,7 @@ from g4f_core.errors import (
 )
 from g4f_core.redaction import redact, safe_cause
 from g4f_core.transport.abort import Abort, abort_scope
-from g4f_core.transport.adapter import body_of, socket_of, store_body
+from g4f_core.transport.adapter import Body, body_of, socket_of, store_body
 from g4f_core.transport.pool import shared_adapter
 from g4f_core.transport.sse import DecodeError, LineTooLongError, SSEDecoder
 from g4f_core.transport.translate import (
@@ -243,15 +243,7 @@ class Client:
                     raise self._timeout_error()
                 if decoder.error is not None:
                     raise decoder.error
-            if abort is not None:  # before the connection may be pooled and another call's
-                abort.detach(sock)
-            body.release()
-            decoder.end()
-            if decoder.truncated:
-                raise ProviderConnectionError(
-                    f"the stream from {self.origin} ended in the middle of an event",
-                    provider=ctx.provider,
-                )
+            self._ended(body, decoder, abort)
         except DecodeError as exc:
             raise self._malformed(exc) from None
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
@@ -260,6 +252,19 @@ class Client:
             if abort is not None:
                 abort.detach(sock)
             response.close()
+
+    def _ended(self, body: Body, decoder: SSEDecoder, abort: Abort | None) -> None:
+        """The end of an event stream: the connection goes back to the pool (detached from
+        the abort first: it may be another call's next), and a cut-off event is an error."""
+        if abort is not None:
+            abort.detach(body.sock)
+        body.release()
+        decoder.end()
+        if decoder.truncated:
+            raise ProviderConnectionError(
+                f"the stream from {self.origin} ended in the middle of an event",
+                provider=self.context.provider,
+            )
 
     def _malformed(self, exc: DecodeError) -> ProviderResponseError:
         if isinstance(exc, LineTooLongError):
