@@ -174,6 +174,29 @@ def test_close_of_a_stream_nobody_is_stepping_still_closes_it_here(h2o: Registry
     assert list(stream) == []
 
 
+def test_a_step_while_another_thread_is_closing_the_stream_ends_the_iteration(
+    h2o: Registry,
+) -> None:
+    """The gateway's case: its server thread closes the stream between two of the
+    reader's steps, and the reader steps again while the clean-up is still running."""
+    site = chat_ui_site([STALLED])
+
+    def route(request: Any) -> Any:
+        if request.method == "DELETE":
+            return [HOLD]  # the clean-up takes its time (until its own timeout)
+        return site(request)
+
+    with RawServer(route, lifetime=8) as server:
+        stream = g4f_core.stream("Hello", provider="H2o", base_url=server.url, timeout=1)
+        assert next(stream) == " a"
+        closer = threading.Thread(target=stream.close)
+        closer.start()
+        assert server_saw(server, lambda r: r.method == "DELETE")  # close() is in the clean-up
+        assert list(stream) == []  # not ValueError("generator already executing")
+        closer.join(GENEROUS * 2)
+    assert not closer.is_alive()
+
+
 def test_an_abort_after_a_response_was_read_to_its_end_leaves_the_pooled_connection_alone(
     h2o: Registry,
 ) -> None:
