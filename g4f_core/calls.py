@@ -7,6 +7,11 @@ reaches the caller a retryable failure is retried (``max_retries``, jittered
 backoff, ``Retry-After`` honoured within the deadline) and then the next candidate
 provider is tried; after the first chunk nothing is retried, so text is never
 duplicated, and the error carries ``partial_text``: exactly what was delivered.
+
+Closing works from any thread: while another thread is stepping the stream (blocked
+in a read, say), :meth:`ChatStream.close` cannot close the generator, so it aborts
+the call instead (transport/abort.py): the read is cut, the provider's clean-up runs
+on the stepping thread, and that thread's iteration simply ends.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import contextvars
 import logging
 import random
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import attrs
@@ -25,14 +30,15 @@ from g4f_core.errors import (
     AllProvidersFailedError,
     Attempt,
     G4FError,
-    ProviderConnectionError,
     ProviderError,
     ProviderResponseError,
     ProviderTimeoutError,
     RateLimitError,
 )
+from g4f_core.outcomes import add_hint, not_an_exception, run_step, typed
 from g4f_core.planning import Candidate, Plan, context_for
-from g4f_core.redaction import safe_cause, scrub_error
+from g4f_core.redaction import safe_cause
+from g4f_core.transport.abort import Abort, abort_scope
 
 __all__ = ["ChatStream"]
 
@@ -45,23 +51,32 @@ class ChatStream(Iterator[str]):
     """The chunks of one call as they arrive.
 
     Closing it (``close()``, leaving a ``with`` block, or dropping it) stops the
-    provider and releases its connection. ``provider`` names the provider that
-    answered; ``text`` is everything delivered so far.
+    provider and releases its connection; ``close()`` works from any thread.
+    ``provider`` names the provider that answered; ``text`` is everything delivered
+    so far. ``started`` (monotonic) is when the call's deadline clock began, if
+    earlier than the first chunk asked for.
     """
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, *, started: float | None = None) -> None:
         self._plan = plan
         self._progress = _Progress()
+        self._abort = Abort()
+        self._closed = False
         # The generator must not refer back to this object: with no reference cycle,
         # dropping the stream closes the provider at once, not at the next GC pass.
-        self._gen: Generator[str, None, None] = _drive(plan, self._progress)
+        self._gen: Generator[str, None, None] = _drive(plan, self._progress, self._abort, started)
         self._next = self._gen.__next__
 
     def __iter__(self) -> ChatStream:
         return self  # the iterator protocol: iter(stream) is stream
 
     def __next__(self) -> str:
-        return self._next()
+        try:
+            return self._next()
+        except ValueError:  # "generator already executing": close() ran on another thread
+            if self._closed:  # between two steps of this one; this iteration simply ends
+                raise StopIteration from None
+            raise
 
     def __enter__(self) -> ChatStream:
         return self
@@ -70,7 +85,23 @@ class ChatStream(Iterator[str]):
         self.close()
 
     def close(self) -> None:
-        self._gen.close()
+        """Stop the call; from another thread, interrupt it where it waits."""
+        self._closed = True
+        if not getattr(self._gen, "gi_running", False):
+            try:
+                self._gen.close()
+                return
+            except ValueError:  # another thread began stepping it just now
+                pass
+        self._interrupt()
+
+    def _interrupt(self) -> None:
+        """Abort the call without running any of it here: never blocks.
+
+        The thread stepping the stream sees its wait cut, runs the provider's
+        clean-up, and its iteration ends; a stream nobody steps ends at its next step.
+        """
+        self._abort.abort()
 
     @property
     def text(self) -> str:
@@ -107,6 +138,9 @@ class _Progress:
         self.recent: list[str] = []
         self.attempts = 0
         self.provider: str | None = None
+        # Set by a reader that is not the stepping thread (aio/handoff.py): it sees each
+        # finished attempt's event first and returns what the caller really received.
+        self.gate: Callable[[Any], Any] | None = None
 
     def pack(self) -> None:
         """Join the recent chunks into one block (every ``BLOCK`` chunks)."""
@@ -126,8 +160,11 @@ class _Progress:
         return "".join(self.blocks) + "".join(self.recent)
 
 
-def _drive(plan: Plan, progress: _Progress) -> Generator[str, None, None]:
-    started = time.monotonic()
+def _drive(
+    plan: Plan, progress: _Progress, abort: Abort, started: float | None
+) -> Generator[str, None, None]:
+    if started is None:
+        started = time.monotonic()
     attempts: list[Attempt] = []
     private = tuple(str(m["content"]) for m in plan.messages)
     for cand in plan.candidates:
@@ -140,10 +177,12 @@ def _drive(plan: Plan, progress: _Progress) -> Generator[str, None, None]:
             try:
                 progress.provider = cand.info.qualified_name
                 progress.attempts = len(attempts) + 1
-                yield from _attempt(plan, progress, cand, ctx)
+                yield from _attempt(plan, progress, cand, ctx, abort)
                 return
             except ProviderError as error:
-                _add_hint(error, cand, ctx, progress)
+                if abort.aborted:
+                    return  # closed while it ran: no error, no retry, no fallback
+                add_hint(error, cand.info, ctx, bool(progress.chunks))
                 error.partial_text = progress.text
                 attempts.append(Attempt(cand.info.qualified_name, error))
                 error.attempts = list(attempts)
@@ -154,14 +193,23 @@ def _drive(plan: Plan, progress: _Progress) -> Generator[str, None, None]:
                     if plan.by_name and cand is plan.candidates[-1]:
                         raise
                     break
-                time.sleep(delay)
+                if _backoff(abort, delay):
+                    return  # closed during the back-off
     raise AllProvidersFailedError(attempts)
 
 
-def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext) -> Iterator[str]:
+def _backoff(abort: Abort, seconds: float) -> bool:
+    """Sleep before a retry; True if the call was closed meanwhile (the sleep is cut)."""
+    return abort.wait(seconds)
+
+
+def _attempt(
+    plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext, abort: Abort
+) -> Iterator[str]:
     info = cand.info
     run = contextvars.copy_context()
     run.run(_current.set, ctx)
+    run.run(abort_scope.set, abort)
     observe = plan.registry.has_observers
     began = time.monotonic()
     outcome = "error"
@@ -182,34 +230,32 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
             except (Exception, KeyboardInterrupt, SystemExit):
                 raise
             except BaseException as exc:  # noqa: BLE001 - the provider's, not the caller's stop
-                raise _not_an_exception(exc) from safe_cause(exc)
+                raise not_an_exception(exc) from safe_cause(exc)
             if not isinstance(chunk, str):
                 raise ProviderResponseError(
                     f"the provider yielded {type(chunk).__name__} instead of str"
                 )
             if not chunk:
                 continue
+            if abort.aborted:  # closed from another thread: deliver nothing more
+                break
             recent.append(chunk)
             if len(recent) >= block:
                 progress.pack()
             yield chunk
             if deadline_at is not None and time.monotonic() >= deadline_at:
                 raise ctx.deadline_error()
-        outcome = "ok"
+        outcome = "cancelled" if abort.aborted else "ok"
     except GeneratorExit:
         outcome = "cancelled"
         raise
-    except ProviderError as exc:
-        exc.provider = exc.provider or info.name  # authors need not name themselves
-        failure = scrub_error(exc, ctx)  # a provider may quote upstream text unscrubbed
-        raise
-    except G4FError as exc:
-        failure = exc
-        raise
-    except Exception as exc:  # noqa: BLE001 - anything a provider raises becomes typed
-        failure = _wrap(exc, info.name)
-        if isinstance(failure, ProviderError):
-            scrub_error(failure, ctx)
+    except Exception as exc:  # anything a provider raises becomes typed (or ends an abort)
+        if abort.aborted:
+            outcome = "cancelled"  # the abort cut a wait: the caller asked for no more
+            return
+        failure = typed(exc, info.name, ctx)
+        if failure is exc:
+            raise
         raise failure from safe_cause(exc)
     finally:
         _close(source, run, info.name)
@@ -222,7 +268,7 @@ def _start(plan: Plan, cand: Candidate, run: contextvars.Context) -> Iterator[st
     """Call the provider in the attempt's context; its generator (or legacy str) as chunks."""
     messages = [dict(m) for m in plan.messages]  # providers may mutate their copy
     info = cand.info
-    source: Any = _run(
+    source: Any = run_step(
         run, info.create_completion, cand.model, messages, plan.stream, **cand.kwargs
     )
     if isinstance(source, str):  # legacy providers returned the whole text
@@ -243,6 +289,7 @@ def _finished(
     failure: G4FError | None,
     progress: _Progress,
 ) -> None:
+    """Tell the observers an attempt has ended."""
     event = attrs.evolve(
         event,
         elapsed=elapsed,
@@ -253,6 +300,8 @@ def _finished(
         chunks=progress.chunks,
         characters=progress.chars,
     )
+    if progress.gate is not None:  # a reader on another thread sees it first
+        event = progress.gate(event)
     plan.registry.notify("g4f_core_call_finished", event=event)
 
 
@@ -261,7 +310,7 @@ def _close(source: object, run: contextvars.Context, provider: str) -> None:
     close = getattr(source, "close", None)
     if close is not None:
         try:
-            _run(run, close)
+            run_step(run, close)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - a failed clean-up must not replace the outcome
@@ -272,74 +321,6 @@ def _event(cand: Candidate, plan: Plan, ctx: CallContext) -> Any:
     from g4f_core.plugins.hookspecs import CallEvent
 
     return CallEvent(cand.info.qualified_name, cand.model, plan.stream, ctx.attempt)
-
-
-def _run(run: contextvars.Context, step: Any, *args: Any, **kwargs: Any) -> Any:
-    """One step of provider code in the call's context.
-
-    KeyboardInterrupt and SystemExit pass through unchanged; Exceptions are translated
-    by the caller. Any other BaseException (GeneratorExit, asyncio.CancelledError, a
-    custom subclass) raised by provider code is a provider bug, not the caller's stop:
-    it becomes a ProviderResponseError here instead of escaping raw.
-    """
-    try:
-        return run.run(step, *args, **kwargs)
-    except (Exception, KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as exc:  # noqa: BLE001 - see the docstring
-        raise _not_an_exception(exc) from safe_cause(exc)
-
-
-def _not_an_exception(exc: BaseException) -> ProviderResponseError:
-    return ProviderResponseError(
-        f"the provider raised {type(exc).__name__}, which is not an Exception; "
-        "set G4F_CORE_DEBUG=1 for the traceback"
-    )
-
-
-def _add_hint(error: ProviderError, cand: Candidate, ctx: CallContext, progress: _Progress) -> None:
-    """Append the provider's ``connect_hint`` when its declared endpoint could not be reached."""
-    hint = cand.info.connect_hint
-    unreachable = isinstance(error, ProviderConnectionError) or (
-        isinstance(error, ProviderTimeoutError) and error.phase == "connect"
-    )
-    declared = (cand.info.url or "").rstrip("/")
-    wanted = hint and unreachable and not progress.chunks and ctx.base_url == declared
-    if wanted and hint and not error.message.endswith(hint):
-        error.args = (f"{error.message}; {hint}", *error.args[1:])
-
-
-def _is_transport(exc: BaseException) -> bool:
-    """A socket, requests or urllib3 failure (requests' errors are OSErrors); not, say, a
-    requests.cookies.CookieConflictError, which is a RuntimeError of the provider's own."""
-    if isinstance(exc, OSError):
-        return True
-    return any(
-        kind.__module__.startswith("urllib3") and kind.__name__ == "HTTPError"
-        for kind in type(exc).__mro__
-    )
-
-
-def _wrap(exc: Exception, provider: str) -> G4FError:
-    if type(exc).__module__.split(".")[0] in ("requests", "urllib3"):  # a bad URL or header
-        from g4f_core.transport.translate import refused_request
-
-        refused = refused_request(exc, provider)
-        if refused is not None:
-            return refused
-    if isinstance(exc, ValueError):  # e.g. response.json() on a reply that is not JSON
-        return ProviderResponseError(
-            f"the provider could not read the reply ({type(exc).__name__})", provider=provider
-        )
-    if _is_transport(exc):
-        from g4f_core.transport.translate import translate
-
-        return translate(exc, provider)
-    # Only the class name: the exception's text may quote the prompt or reply.
-    return ProviderResponseError(
-        f"the provider failed with {type(exc).__name__}; set G4F_CORE_DEBUG=1 for the traceback",
-        provider=provider,
-    )
 
 
 def _retry_delay(

@@ -29,7 +29,8 @@ from g4f_core.errors import (
     ProviderTimeoutError,
 )
 from g4f_core.redaction import redact, safe_cause, split_userinfo, without_userinfo
-from g4f_core.transport.adapter import body_of, socket_of, store_body
+from g4f_core.transport.abort import Abort, abort_scope
+from g4f_core.transport.adapter import Body, body_of, socket_of, store_body
 from g4f_core.transport.pool import shared_adapter
 from g4f_core.transport.sse import DecodeError, LineTooLongError, SSEDecoder
 from g4f_core.transport.translate import (
@@ -55,6 +56,8 @@ class Client:
 
     def __init__(self, context: CallContext | None = None, *, base_url: str | None = None) -> None:
         self.context = context or current()
+        # The running call's abort: close() from any thread cuts this client's waits.
+        self._abort = abort_scope.get()
         url = self.context.base_url or base_url
         if not url:
             raise ProviderConnectionError(
@@ -114,8 +117,14 @@ class Client:
         ``cleanup`` requests (a DELETE after a failure) may run a short grace past the
         deadline, so that a call that ran out of time still tidies up after itself.
         """
+        abort = None if cleanup else self._abort  # clean-up runs even after an abort
+        if abort is not None and abort.aborted:
+            raise ProviderConnectionError(
+                "the call was closed; nothing more is sent", provider=self.context.provider
+            )
         wait = self._wait(timeout, cleanup)
         token = expiry.set(time.monotonic() + wait)
+        scope = abort_scope.set(abort)  # the head read attaches to it (adapter.py)
         try:
             # Always streamed underneath, so no body (an error page included) is read unbounded.
             kwargs["headers"] = without_userinfo(kwargs.get("headers"))
@@ -131,6 +140,7 @@ class Client:
             raise self._send_failed(exc, wait) from safe_cause(exc)
         finally:
             expiry.reset(token)
+            abort_scope.reset(scope)
         if response.status_code not in expect:
             try:  # an error body may trickle too
                 error = self._watched(
@@ -141,7 +151,7 @@ class Client:
                 response.close()
             raise redact(error, self.context.auth)
         if not stream:
-            self._read_body(response)
+            self._read_body(response, abort)
         return response
 
     def _wait(self, timeout: float | None, cleanup: bool) -> float:
@@ -171,17 +181,23 @@ class Client:
             error = self.context.deadline_error()
         return redact(error, self.context.auth)
 
-    def _read_body(self, response: requests.Response) -> None:
+    def _read_body(self, response: requests.Response, abort: Abort | None) -> None:
         """Read a whole (small) body: within one timeout, within the deadline, capped."""
         limit = self.context.max_reply_bytes
         until = self._until(time.monotonic())
+        sock = socket_of(response)
+        if abort is not None:
+            abort.attach(sock, response.raw)
         try:
-            body, fired = watched_read(socket_of(response), until, _read, response, limit + 1)
+            body, fired = watched_read(sock, until, _read, response, limit + 1)
             if fired or time.monotonic() >= until:
                 raise self._timeout_error()  # cut short: what was read is not the whole body
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             response.close()
             raise self._read_failed(exc, until) from safe_cause(exc)
+        finally:
+            if abort is not None:
+                abort.detach(sock)
         if len(body) > limit:
             response.close()
             raise ProviderResponseError(
@@ -207,6 +223,9 @@ class Client:
         read, sock = body.read, body.sock
         received, most = 0, ctx.max_reply_bytes
         until = self._until(time.monotonic())
+        abort = self._abort
+        if abort is not None:  # once per response, and while suspended too: a close cuts it
+            abort.attach(sock, response.raw)
         try:
             while True:
                 chunk, fired = watched_read(sock, until, read, _READ_SIZE)
@@ -234,19 +253,28 @@ class Client:
                     raise self._timeout_error()
                 if decoder.error is not None:
                     raise decoder.error
-            body.release()
-            decoder.end()
-            if decoder.truncated:
-                raise ProviderConnectionError(
-                    f"the stream from {self.origin} ended in the middle of an event",
-                    provider=ctx.provider,
-                )
+            self._ended(body, decoder, abort)
         except DecodeError as exc:
             raise self._malformed(exc) from None
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
             raise self._read_failed(exc, until) from safe_cause(exc)
         finally:
+            if abort is not None:
+                abort.detach(sock)
             response.close()
+
+    def _ended(self, body: Body, decoder: SSEDecoder, abort: Abort | None) -> None:
+        """The end of an event stream: the connection goes back to the pool (detached from
+        the abort first: it may be another call's next), and a cut-off event is an error."""
+        if abort is not None:
+            abort.detach(body.sock)
+        body.release()
+        decoder.end()
+        if decoder.truncated:
+            raise ProviderConnectionError(
+                f"the stream from {self.origin} ended in the middle of an event",
+                provider=self.context.provider,
+            )
 
     def _malformed(self, exc: DecodeError) -> ProviderResponseError:
         if isinstance(exc, LineTooLongError):
