@@ -1,4 +1,4 @@
-"""Run the fault suite and write docs/reliability.md: each promise P1-P11 with its figure.
+"""Run the fault suite and write docs/reliability.md: each promise P1-P12 with its figure.
 
     .venv/bin/python scripts/reliability.py            # writes docs/reliability.md
     .venv/bin/python scripts/reliability.py --output - # prints it instead
@@ -35,6 +35,11 @@ FAULT_FILES = (
     "tests/test_faults_input.py",
     "tests/test_faults_plugins.py",
     "tests/test_faults_lifecycle.py",
+    "tests/test_faults_hostile_plugins.py",
+    "tests/test_faults_numbers.py",
+    "tests/test_faults_secrets.py",
+    "tests/test_faults_wrong_errors.py",
+    "tests/test_faults_state.py",
 )
 ENV = "G4F_RELIABILITY_LOG"
 SLACK_MS = 250.0
@@ -52,7 +57,8 @@ PROMISES: dict[str, tuple[str, str]] = {
     "P8": ("Resources stay bounded.", "heap < 3x limit; CPU < 1 s; read <= limit + 64 KiB"),
     "P9": ("Retries are bounded and correct.", "all scenarios pass; 0 after first token"),
     "P10": ("Bad input fails fast and locally.", "0 connections; all name the field"),
-    "P11": ("It is safe under threads.", "0 cross-talk; 0 errors; 1 discovery"),
+    "P11": ("It is safe under threads.", "0 cross-talk; 0 errors; 1 discovery; 0 hung children"),
+    "P12": ("State shared between processes loses nothing.", "all records kept; 0 torn"),
 }
 
 #: Catalogue rows, or parts of rows, that do not apply to g4f-core, and why.
@@ -202,10 +208,12 @@ def p5(rs: list[Record]) -> tuple[str, bool]:
     broken, broken_all = total(counted, "broken_reported"), total(counted, "broken_expected")
     errors = total(counted, "discovery_exceptions")
     stray = total(rs, "stray_loaded")
+    hostile = [r for r in counted if "hostile" in str(r.get("scenario"))]
     text = (
         f"good plugins loaded {good}/{good_all}; broken plugins reported {broken}/{broken_all} "
-        f"with reason; discovery exceptions {errors}; stray working-directory plugins loaded "
-        f"{stray}"
+        f"with reason (hostile attributes: {total(hostile, 'broken_reported')}/"
+        f"{total(hostile, 'broken_expected')}); discovery exceptions {errors}; stray "
+        f"working-directory plugins loaded {stray}"
     )
     return text, good == good_all and broken == broken_all and errors == 0 and stray == 0
 
@@ -274,24 +282,38 @@ def p9(rs: list[Record]) -> tuple[str, bool]:
 def p10(rs: list[Record]) -> tuple[str, bool]:
     connections = total(rs, "connections")
     named = [r for r in rs if "names_field" in r]
+    numbers = [r for r in rs if "bad number" in str(r.get("scenario"))]
     text = (
-        f"invalid inputs {len(rs)}; connections opened {connections}; messages naming "
-        f"index/field {sum(bool(r.get('names_field')) for r in named)}/{len(named)}"
+        f"invalid inputs {len(rs)} (bad numbers from calls, environment and CLI: "
+        f"{ok(numbers)} refused); connections opened {connections}; messages naming "
+        f"index/field/source {sum(bool(r.get('names_field')) for r in named)}/{len(named)}"
     )
     return text, bool(rs) and connections == 0 and all(r.get("passed") for r in rs)
 
 
 def p11(rs: list[Record]) -> tuple[str, bool]:
-    if not rs:
+    threads = [r for r in rs if "threads" in r]
+    forks = [r for r in rs if "hung" in r]
+    if not threads:
         return "no figures", False
-    r = rs[0]
+    r = threads[0]
+    hung = total(forks, "hung")
     text = (
         f"threads x calls {r['threads']}x{int(r['calls']) // int(r['threads'])} "
         f"({r['completed']} completed); cross-talk {r['cross_talk']}; errors {r['errors']}; "
-        f"discovery runs {r['discovery_runs']}; pool-full warnings {r['pool_full_warnings']}"
+        f"discovery runs {r['discovery_runs']}; pool-full warnings {r['pool_full_warnings']}; "
+        f"children forked during discovery hung {hung}/{len(forks)}"
     )
-    good = r["cross_talk"] == 0 and r["errors"] == 0 and r["discovery_runs"] == 1
+    good = r["cross_talk"] == 0 and r["errors"] == 0 and r["discovery_runs"] == 1 and not hung
     return text, bool(good)
+
+
+def p12(rs: list[Record]) -> tuple[str, bool]:
+    kept, expected = total(rs, "kept"), total(rs, "expected")
+    torn = total(rs, "torn") + total(rs, "leftovers")
+    parts = [f"{short(r['scenario'])}: kept {r.get('kept')}/{r.get('expected')}" for r in rs]
+    text = "; ".join(parts) + f"; torn or stray files {torn}" if rs else "no figures"
+    return text, bool(rs) and kept == expected and torn == 0 and all(r.get("passed") for r in rs)
 
 
 FIGURES: dict[str, Callable[[list[Record]], tuple[str, bool]]] = {
@@ -306,6 +328,7 @@ FIGURES: dict[str, Callable[[list[Record]], tuple[str, bool]]] = {
     "P9": p9,
     "P10": p10,
     "P11": p11,
+    "P12": p12,
 }
 
 
@@ -446,7 +469,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         target = ROOT / args.output
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(document, encoding="utf-8")
-        print(f"wrote {target.relative_to(ROOT)}: {len(records)} records")
+        shown = target.relative_to(ROOT) if target.is_relative_to(ROOT) else target
+        print(f"wrote {shown}: {len(records)} records")
     return code
 
 

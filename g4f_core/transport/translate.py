@@ -13,6 +13,7 @@ import math
 import re
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 import requests
@@ -27,8 +28,11 @@ from g4f_core.errors import (
     ProviderTimeoutError,
     RateLimitError,
 )
-from g4f_core.redaction import origin
+from g4f_core.redaction import origin, quote
 from g4f_core.redaction import reason as _reason
+
+if TYPE_CHECKING:
+    from g4f_core.context import CallContext
 
 __all__ = ["error_from_response", "origin", "parse_retry_after", "refused_request", "translate"]
 
@@ -116,13 +120,19 @@ def translate(
     return ProviderConnectionError(f"could not connect to {where}: {text}", provider=provider)
 
 
-def error_from_response(response: requests.Response, provider: str | None) -> ProviderError:
-    """A typed error for a non-success response, with a short server message."""
+def error_from_response(
+    response: requests.Response, provider: str | None, context: CallContext | None = None
+) -> ProviderError:
+    """A typed error for a non-success response, with a short server message.
+
+    The message is quoted only after the call's own credentials and prompt text are
+    removed from it (``context``: the running call's when not given).
+    """
     status = response.status_code
     where = origin(response.url)
     ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
     body = _read_capped(response)
-    message, error_type = _server_message(body, ctype)
+    message, error_type = _server_message(body, ctype, context)
     if 300 <= status < 400:
         target = response.headers.get("location", "")
         goes_to = origin(urljoin(response.url, target)) if target else "nowhere"
@@ -151,7 +161,7 @@ def _read_capped(response: requests.Response) -> bytes:
         return b""
 
 
-def _server_message(body: bytes, ctype: str) -> tuple[str, str | None]:
+def _server_message(body: bytes, ctype: str, context: CallContext | None) -> tuple[str, str | None]:
     """A short message from an error body: JSON fields, an HTML title, or plain text."""
     text = body.decode("utf-8", "replace").strip()
     if ctype.endswith("json") or text.startswith("{"):
@@ -172,17 +182,14 @@ def _server_message(body: bytes, ctype: str) -> tuple[str, str | None]:
                         str(item.get("msg")) for item in value if isinstance(item, Mapping)
                     )
                 if isinstance(value, str) and value:
-                    return _short(value), error_type if isinstance(error_type, str) else None
+                    kind = error_type if isinstance(error_type, str) else None
+                    return quote(value, context), kind
     if "html" in ctype or text.lstrip().lower().startswith(("<!doctype", "<html")):
         match = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
         title = match.group(1).strip() if match else ""
-        return (f"an HTML page (title {_short(title, 120)!r})" if title else "an HTML page"), None
-    return _short(text), None
-
-
-def _short(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+        shown = quote(title, context, 120)
+        return (f"an HTML page (title {shown!r})" if title else "an HTML page"), None
+    return quote(text, context), None
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
