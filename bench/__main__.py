@@ -14,6 +14,7 @@ from types import ModuleType
 
 from . import (
     ROOT,
+    async_streams,
     concurrency,
     first_call,
     gateway,
@@ -42,6 +43,7 @@ SECTIONS: list[ModuleType] = [
     startup,
     scale,
     openai,
+    async_streams,
     gateway,
     peers,
     profiles,

@@ -99,7 +99,7 @@ def _async_timed(url: str, streams: int, tokens: int) -> tuple[int, float]:
 
 
 def throughput(server: AsyncBenchServer, s: Settings) -> dict[str, Any]:
-    server.faults(bulk=True, script=[f" t{n}" for n in range(s.tokens)])
+    server.faults(script=[f" t{n}" for n in range(s.tokens)])  # one event per token
     loads: dict[str, Callable[[], tuple[int, float]]] = {
         "sync": lambda: _sync_load(server.url, s.streams, s.tokens),
         "async": lambda: _async_timed(server.url, s.streams, s.tokens),
@@ -176,7 +176,7 @@ def memory(server: AsyncBenchServer, s: Settings) -> dict[str, float]:
     return result
 
 
-def run(s: Settings) -> str:
+def report(s: Settings) -> str:
     # Every stream of a measurement runs at once: the bound must not be what is measured.
     workers._set_pool(workers.WorkerPool(max(s.streams, s.memory_streams, s.ticker_streams)))
     with AsyncBenchServer() as server:
@@ -187,11 +187,46 @@ def run(s: Settings) -> str:
     return render(s, t, m, c, r, workers.pool().limit)
 
 
+# -- the harness section (python -m bench --only async) ----------------------------------------
+
+KEY = "async"
+
+
+def run(bench: Any) -> Any:
+    """This measurement as a section of the full report (``bench/__init__.py``)."""
+    from .common import Figure, Section, Spread, Target
+
+    s = Settings.quick() if bench.cfg.quick else Settings()
+    workers._set_pool(workers.WorkerPool(max(s.streams, s.memory_streams, s.ticker_streams)))
+    with AsyncBenchServer() as server:
+        t = throughput(server, s)
+        m = memory(server, s)
+        c = cancel_latency(server, s)
+        r = responsiveness(server, s)
+    out = Section(KEY, f"Async streams: {s.streams} astream calls on one event loop")
+    figures = [
+        ("async.throughput_ratio", f"aggregate tokens/s, {s.streams} astream / {s.streams} "
+         "sync streams on threads", Spread.of(t["ratios"]), "x", Target(">=", 0.9)),
+        ("async.cancel_close", "cancel() to the server seeing the close",
+         Spread.of(c["close"]), "ms", Target("<=", 100, "ms")),
+        ("async.cancel_delete", "cancel() to the H2o conversation deleted",
+         Spread.of(c["delete"]), "ms", Target("<=", 100, "ms")),
+        ("async.aclose", "aclose() on a stream blocked in a read",
+         Spread.of(c["aclose"]), "ms", Target("<=", 100, "ms")),
+        ("async.memory", "memory per open stream, Python allocations (async)",
+         Spread.of([m["async.python"] / 1024]), "KiB", None),
+    ]  # fmt: skip
+    for key, title, value, unit, target in figures:
+        out.add(Figure(key, title, value, unit, target))
+    out.notes.append(render(s, t, m, c, r, workers.pool().limit))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.async_streams", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run: measures nothing")
     args = parser.parse_args(argv)
-    print(run(Settings.quick() if args.quick else Settings()))
+    print(report(Settings.quick() if args.quick else Settings()))
     return 0
 
 
