@@ -31,6 +31,7 @@ from g4f_core.errors import (
     RateLimitError,
 )
 from g4f_core.planning import Candidate, Plan, context_for
+from g4f_core.progress import TextClock, text_clock
 from g4f_core.redaction import redact, safe_cause
 
 __all__ = ["ChatStream"]
@@ -158,6 +159,8 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
     info = cand.info
     run = contextvars.copy_context()
     run.run(_current.set, ctx)
+    clock = TextClock(time.monotonic())
+    run.run(text_clock.set, clock)
     observe = plan.registry.has_observers
     began = time.monotonic()
     outcome = "error"
@@ -179,13 +182,16 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
                 raise ProviderResponseError(
                     f"the provider yielded {type(chunk).__name__} instead of str"
                 )
-            if not chunk:
+            if not chunk:  # no text, but the deadline still runs
+                if deadline_at is not None and time.monotonic() >= deadline_at:
+                    raise ctx.deadline_error()
                 continue
             recent.append(chunk)
             if len(recent) >= block:
                 progress.pack()
             yield chunk
-            if deadline_at is not None and time.monotonic() >= deadline_at:
+            clock.at = now = time.monotonic()  # text was delivered: the no-text limit restarts
+            if deadline_at is not None and now >= deadline_at:
                 raise ctx.deadline_error()
         outcome = "ok"
     except GeneratorExit:
@@ -199,7 +205,7 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
         failure = exc
         raise
     except Exception as exc:  # noqa: BLE001 - anything a provider raises becomes typed
-        failure = _wrap(exc, info.name)
+        failure = run.run(_wrap, exc, info.name)  # in the call: reading an error body is bounded
         if isinstance(failure, ProviderError):
             redact(failure, ctx.auth)
         raise failure from safe_cause(exc)

@@ -28,6 +28,7 @@ from g4f_core.errors import (
     ProviderResponseError,
     ProviderTimeoutError,
 )
+from g4f_core.progress import text_clock
 from g4f_core.redaction import redact, safe_cause
 from g4f_core.transport.adapter import body_of, socket_of, store_body
 from g4f_core.transport.pool import shared_adapter
@@ -131,10 +132,9 @@ class Client:
         finally:
             expiry.reset(token)
         if response.status_code not in expect:
-            try:  # an error body may trickle too
-                error = self._watched(
-                    response, lambda: error_from_response(response, self.context.provider)
-                )
+            try:  # an error body may trickle too: read within one timeout and the deadline
+                until = self._until(time.monotonic())
+                error = error_from_response(response, self.context.provider, until)
             finally:
                 response.close()
             raise redact(error, self.context.auth)
@@ -186,9 +186,12 @@ class Client:
 
         No single read waits longer than ``timeout``, the gap between two events
         (keep-alive comments do not count) may not exceed it either, and nothing waits
-        past the deadline: the watchdog stops a read at the earlier of the two. A line or
-        a whole reply over its size limit is refused as soon as the limit is passed.
-        Every read takes all that has arrived, and all its events are decoded at once.
+        past the deadline: the watchdog stops a read at the earlier of the two. Inside a
+        call, the stream may also go no longer than ``timeout`` without the call
+        delivering text (progress.py): events without text do not count as progress. A
+        line, an event or a whole reply over its size limit is refused as soon as the
+        limit is passed. Every read takes all that has arrived, and all its events are
+        decoded at once.
         """
         ctx = self.context
         decoder = SSEDecoder(max_line_bytes=ctx.max_line_bytes)
@@ -196,7 +199,9 @@ class Client:
         body = body_of(response)
         read, sock = body.read, body.sock
         received, most = 0, ctx.max_reply_bytes
-        until = self._until(time.monotonic())
+        clock, started = text_clock.get(), time.monotonic()
+        until = self._until(started)
+        textless = False  # whether the limit that ends the wait is the no-text one
         try:
             while True:
                 chunk, fired = watched_read(sock, until, read, _READ_SIZE)
@@ -217,11 +222,15 @@ class Client:
                     yield from datas
                     now = time.monotonic()
                     until = self._until(now)
+                    if clock is not None:  # events came, but did text? (progress.py)
+                        quiet = max(clock.at, started) + ctx.timeout
+                        textless = quiet < until
+                        until = min(until, quiet)
                     fired = fired or until <= now  # the deadline passed meanwhile
                 elif time.monotonic() >= until:  # bytes, but no event in time (keep-alives)
                     fired = True
                 if fired:  # what arrived is delivered; the socket is shut all the same
-                    raise self._timeout_error()
+                    raise self._timeout_error(textless=textless)
                 if decoder.error is not None:
                     raise decoder.error
             body.release()
@@ -234,7 +243,7 @@ class Client:
         except DecodeError as exc:
             raise self._malformed(exc) from None
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
-            raise self._read_failed(exc, until) from safe_cause(exc)
+            raise self._read_failed(exc, until, textless=textless) from safe_cause(exc)
         finally:
             response.close()
 
@@ -279,12 +288,14 @@ class Client:
         except (urllib3.exceptions.HTTPError, OSError):
             return b""
 
-    def _read_failed(self, exc: BaseException, until: float) -> ProviderError:
+    def _read_failed(
+        self, exc: BaseException, until: float, *, textless: bool = False
+    ) -> ProviderError:
         """A failed body read: a timeout when the watchdog or a limit stopped it."""
         error = translate(exc, self.context.provider, self.origin, during_stream=True)
         stopped = isinstance(exc, Expired) or time.monotonic() >= until
         if stopped or isinstance(error, ProviderTimeoutError):
-            error = self._timeout_error()
+            error = self._timeout_error(textless=textless)
         return redact(error, self.context.auth)
 
     def _until(self, last_event: float) -> float:
@@ -293,16 +304,17 @@ class Client:
         deadline = self.context.deadline_at
         return until if deadline is None else min(until, deadline)
 
-    def _timeout_error(self) -> ProviderTimeoutError:
+    def _timeout_error(self, *, textless: bool = False) -> ProviderTimeoutError:
         left = self.context.remaining()
-        return (
-            self.context.deadline_error() if left is not None and left <= 0 else self._idle_error()
-        )
+        if left is not None and left <= 0:
+            return self.context.deadline_error()
+        return self._idle_error(textless=textless)
 
-    def _idle_error(self) -> ProviderTimeoutError:
+    def _idle_error(self, *, textless: bool = False) -> ProviderTimeoutError:
         limit = self.context.timeout
+        what = "no text (only events without any)" if textless else "no event"
         return ProviderTimeoutError(
-            f"no event from {self.origin} for {limit:g} s (timeout); pass a larger timeout= "
+            f"{what} from {self.origin} for {limit:g} s (timeout); pass a larger timeout= "
             "if the provider is slow",
             provider=self.context.provider,
             phase="idle",

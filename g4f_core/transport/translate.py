@@ -18,6 +18,7 @@ from urllib.parse import urljoin
 import requests
 import urllib3
 
+from g4f_core.context import current
 from g4f_core.errors import (
     InvalidRequestError,
     ProviderConnectionError,
@@ -29,6 +30,8 @@ from g4f_core.errors import (
 )
 from g4f_core.redaction import origin
 from g4f_core.redaction import reason as _reason
+from g4f_core.transport.adapter import socket_of
+from g4f_core.transport.watchdog import watched_read
 
 __all__ = ["error_from_response", "origin", "parse_retry_after", "refused_request", "translate"]
 
@@ -116,12 +119,18 @@ def translate(
     return ProviderConnectionError(f"could not connect to {where}: {text}", provider=provider)
 
 
-def error_from_response(response: requests.Response, provider: str | None) -> ProviderError:
-    """A typed error for a non-success response, with a short server message."""
+def error_from_response(
+    response: requests.Response, provider: str | None, until: float | None = None
+) -> ProviderError:
+    """A typed error for a non-success response, with a short server message.
+
+    The body is read by ``until`` (monotonic); by default within the running call's
+    timeout and deadline, so an error page that trickles cannot outlive the call.
+    """
     status = response.status_code
     where = origin(response.url)
     ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    body = _read_capped(response)
+    body = _read_capped(response, until)
     message, error_type = _server_message(body, ctype)
     if 300 <= status < 400:
         target = response.headers.get("location", "")
@@ -144,11 +153,22 @@ def error_from_response(response: requests.Response, provider: str | None) -> Pr
     return ProviderHTTPError(text, provider=provider, status=status, error_type=error_type)
 
 
-def _read_capped(response: requests.Response) -> bytes:
-    try:
+def _read_capped(response: requests.Response, until: float | None) -> bytes:
+    """At most 64 KiB of an error body, by ``until``; b"" if it fails or is cut short."""
+    if until is None:
+        try:
+            until = time.monotonic() + current().wait_limit()
+        except ProviderTimeoutError:  # the deadline has passed: no time to read anything
+            return b""
+
+    def read() -> bytes:
         return response.raw.read(_ERROR_BODY_LIMIT, decode_content=True) or b""
+
+    try:
+        body, fired = watched_read(socket_of(response), until, read)
     except (urllib3.exceptions.HTTPError, OSError):
         return b""
+    return b"" if fired else body
 
 
 def _server_message(body: bytes, ctype: str) -> tuple[str, str | None]:
