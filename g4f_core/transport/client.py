@@ -32,7 +32,7 @@ from g4f_core.progress import text_clock
 from g4f_core.redaction import redact, safe_cause
 from g4f_core.transport.adapter import body_of, socket_of, store_body
 from g4f_core.transport.pool import shared_adapter
-from g4f_core.transport.sse import DecodeError, LineTooLongError, SSEDecoder
+from g4f_core.transport.sse import DecodeError, EventTooLargeError, LineTooLongError, SSEDecoder
 from g4f_core.transport.translate import (
     error_from_response,
     origin,
@@ -248,7 +248,7 @@ class Client:
             response.close()
 
     def _malformed(self, exc: DecodeError) -> ProviderResponseError:
-        if isinstance(exc, LineTooLongError):
+        if isinstance(exc, LineTooLongError | EventTooLargeError):
             text = f"{exc} (max_line_bytes); the reply from {self.origin} is not a token stream"
         else:
             text = f"malformed stream from {self.origin}: {exc}"

@@ -177,7 +177,7 @@ def _server_message(body: bytes, ctype: str) -> tuple[str, str | None]:
     if ctype.endswith("json") or text.startswith("{"):
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting: no message, but the status holds
             data = None
         if isinstance(data, Mapping):
             error = data.get("error")
