@@ -7,6 +7,7 @@ the shared pool, P1 for the overrun of each phase, P8 for memory, P2 for error t
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import subprocess
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 from promises import Promises, consume, fault, hang, promise_fixture  # noqa: F401
 from rawserver import (
+    CLOSE,
     LAST_CHUNK,
     RawServer,
     Request,
@@ -38,6 +40,7 @@ from rawserver import (
 
 import g4f_core
 from g4f_core.errors import (
+    ProviderConnectionError,
     ProviderHTTPError,
     ProviderResponseError,
     ProviderTimeoutError,
@@ -390,3 +393,39 @@ def test_an_event_over_the_limit_is_a_response_error_naming_max_line_bytes(
     assert isinstance(out.error, ProviderResponseError)
     assert "max_line_bytes" in str(out.error) and "event" in str(out.error)
     assert out.chunks == [" a"]
+
+
+# -- replies that are not HTTP/1.x as they must be: precise errors --------------------------
+
+GZIPPED = gzip.compress(b"data: x\n\n")
+BROKEN: dict[str, tuple[list[Step], type[Exception], str]] = {
+    "http-0.9": ([b"hello there\n", CLOSE], ProviderResponseError, "status line"),
+    "header-flood": (
+        [b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 200 + b"\r\n", CLOSE],
+        ProviderResponseError,
+        "too big",
+    ),
+    "early-close": ([CLOSE], ProviderConnectionError, "without sending a reply"),
+    "chained-encoding": (
+        [
+            head(framing="length", length=len(GZIPPED), headers={"Content-Encoding": "gzip, gzip"})
+            + GZIPPED
+        ],
+        ProviderResponseError,
+        "Content-Encoding",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", BROKEN)
+def test_a_reply_that_is_not_http_1_gets_a_precise_error_not_could_not_connect(
+    install: Callable[..., Registry], name: str, promise: Promises
+) -> None:
+    install(Raw=raw_provider())
+    script, expected, words = BROKEN[name]
+    with RawServer([script], lifetime=5) as site:
+        out = consume(raw(site.url, max_retries=0))
+    fault(promise, f"a broken reply: {name}", out.error, expected)
+    assert isinstance(out.error, expected)
+    assert words in str(out.error)
+    assert "could not connect" not in str(out.error)

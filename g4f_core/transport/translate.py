@@ -8,6 +8,7 @@ which may carry credentials or the prompt.
 from __future__ import annotations
 
 import email.utils
+import http.client
 import json
 import math
 import re
@@ -92,6 +93,10 @@ def translate(
         return ProviderTimeoutError(
             f"waiting for {where} timed out", provider=provider, phase=phase
         )
+    broken = _broken_reply(exc)
+    if broken is not None:
+        kind, what = broken
+        return kind(f"{where} {what}", provider=provider)
     if isinstance(exc, requests.exceptions.SSLError):
         error = ProviderConnectionError(
             f"TLS verification of {where} failed; pass ca_bundle= to trust a private CA",
@@ -117,6 +122,43 @@ def translate(
         error.retry_limit = 1  # a misspelt host does not heal; a flaky resolver gets one more go
         return error
     return ProviderConnectionError(f"could not connect to {where}: {text}", provider=provider)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps: causes, contexts, and exceptions among its args (urllib3)."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo and len(seen) < 12:
+        item = todo.pop(0)
+        if any(item is s for s in seen):
+            continue
+        seen.append(item)
+        todo += [a for a in item.args if isinstance(a, BaseException)]
+        todo += [e for e in (item.__cause__, item.__context__) if e is not None]
+    return seen
+
+
+def _broken_reply(exc: BaseException) -> tuple[type[ProviderError], str] | None:
+    """A reply that is not HTTP/1.x as it must be: the error type and what went wrong."""
+    for cause in _causes(exc):
+        if isinstance(cause, http.client.RemoteDisconnected):
+            return ProviderConnectionError, "closed the connection without sending a reply"
+        if isinstance(cause, http.client.BadStatusLine):
+            return ProviderResponseError, (
+                "did not answer with an HTTP/1.x status line (an HTTP/0.9 reply, or not HTTP)"
+            )
+        if isinstance(cause, http.client.LineTooLong):
+            return ProviderResponseError, "sent a response head with a line over 64 KiB"
+        if isinstance(cause, http.client.HTTPException) and "more than" in str(cause):
+            return ProviderResponseError, (
+                f"sent a response head that is too big ({_reason(cause)}: {cause})"
+            )
+        if isinstance(cause, urllib3.exceptions.DecodeError):
+            return ProviderResponseError, (
+                "sent a body that its Content-Encoding does not decode (a wrong, chained "
+                "or unsupported encoding)"
+            )
+    return None
 
 
 def error_from_response(
