@@ -1,4 +1,4 @@
-"""Run the fault suite and write docs/reliability.md: each promise P1-P11 with its figure.
+"""Run the fault suite and write docs/reliability.md: each promise P1-P14 with its figure.
 
     .venv/bin/python scripts/reliability.py            # writes docs/reliability.md
     .venv/bin/python scripts/reliability.py --output - # prints it instead
@@ -35,6 +35,7 @@ FAULT_FILES = (
     "tests/test_faults_input.py",
     "tests/test_faults_plugins.py",
     "tests/test_faults_lifecycle.py",
+    "tests/test_faults_phases.py",
 )
 ENV = "G4F_RELIABILITY_LOG"
 SLACK_MS = 250.0
@@ -53,6 +54,15 @@ PROMISES: dict[str, tuple[str, str]] = {
     "P9": ("Retries are bounded and correct.", "all scenarios pass; 0 after first token"),
     "P10": ("Bad input fails fast and locally.", "0 connections; all name the field"),
     "P11": ("It is safe under threads.", "0 cross-talk; 0 errors; 1 discovery"),
+    "P12": (
+        "Interim (1xx) replies are skipped; no pooled connection carries an earlier reply.",
+        "0 cross-talk",
+    ),
+    "P13": (
+        "Every phase of a call ends within its deadline.",
+        "every phase; overrun <= 250 ms",
+    ),
+    "P14": ("One server-sent event is bounded by max_line_bytes.", "refused; RSS growth < 32 MiB"),
 }
 
 #: Catalogue rows, or parts of rows, that do not apply to g4f-core, and why.
@@ -85,8 +95,9 @@ NOT_APPLICABLE: tuple[tuple[str, str], ...] = (
     ),
     (
         "F20, F22 (a separate no-progress timer)",
-        "g4f-core has one idle limit (`timeout`) that only a complete event resets; keep-alive "
-        "comments never reset it, so it is the no-progress limit (tested).",
+        "no separate setting: `timeout` is the idle limit (keep-alive comments never reset it) "
+        "and, inside a call, the no-text limit too (events without text never reset that one; "
+        "P13, tested).",
     ),
 )
 
@@ -282,6 +293,7 @@ def p10(rs: list[Record]) -> tuple[str, bool]:
 
 
 def p11(rs: list[Record]) -> tuple[str, bool]:
+    rs = [r for r in rs if "threads" in r]  # the threads-and-calls stress
     if not rs:
         return "no figures", False
     r = rs[0]
@@ -292,6 +304,29 @@ def p11(rs: list[Record]) -> tuple[str, bool]:
     )
     good = r["cross_talk"] == 0 and r["errors"] == 0 and r["discovery_runs"] == 1
     return text, bool(good)
+
+
+def p12(rs: list[Record]) -> tuple[str, bool]:
+    cross = total(rs, "cross_talk")
+    return f"scenarios passed {ok(rs)}; cross-talk {cross}", bool(rs) and cross == 0 and all(
+        r.get("passed") for r in rs
+    )
+
+
+def p13(rs: list[Record]) -> tuple[str, bool]:
+    worst = max((float(r.get("overrun_ms") or 0) for r in rs), default=0.0)
+    good = bool(rs) and all(r.get("passed") for r in rs) and worst <= SLACK_MS
+    return f"phases passed {ok(rs)}; worst overrun {worst:.0f} ms (each below)", good
+
+
+def p14(rs: list[Record]) -> tuple[str, bool]:
+    parts = [
+        f"{int(r['rss_growth_kib']) / 1024:.1f} MiB RSS growth, peak heap "
+        f"{int(r['peak_heap_bytes']) >> 10} KiB for a {int(r['limit_bytes']) >> 10} KiB limit"
+        for r in rs
+        if "rss_growth_kib" in r
+    ]
+    return "; ".join(parts) or "no figures", bool(rs) and all(r.get("passed") for r in rs)
 
 
 FIGURES: dict[str, Callable[[list[Record]], tuple[str, bool]]] = {
@@ -306,6 +341,9 @@ FIGURES: dict[str, Callable[[list[Record]], tuple[str, bool]]] = {
     "P9": p9,
     "P10": p10,
     "P11": p11,
+    "P12": p12,
+    "P13": p13,
+    "P14": p14,
 }
 
 

@@ -1,8 +1,9 @@
 """Interim responses, every phase of a call bounded by its deadline, and the event size limit.
 
 Each test points a provider at a loopback server (tests/rawserver.py) that misbehaves in
-one phase, and records the figure docs/reliability.md reports: P11 for cross-talk through
-the shared pool, P1 for the overrun of each phase, P8 for memory, P2 for error types.
+one phase, and records the figure docs/reliability.md reports: P12 for cross-talk through
+the shared pool, P13 for the overrun of each phase, P14 for one event's memory (in a child
+process), P2 for error types.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from importlib import metadata
 from typing import Any
 
 import pytest
-from promises import Promises, consume, fault, hang, promise_fixture  # noqa: F401
+from promises import Promises, consume, fault, phase, promise_fixture  # noqa: F401
 from rawserver import (
     CLOSE,
     LAST_CHUNK,
@@ -86,7 +87,7 @@ def test_a_103_early_hints_is_skipped_and_the_next_caller_through_the_pool_gets_
         two = consume(raw(site.url, max_retries=0))
         reused = len({r.connection for r in site.requests})
     ok = one.text == "first" and two.text == "second"
-    promise("P11").record(
+    promise("P12").record(
         "103 Early Hints, then a second call through the shared pool",
         first=one.text,
         second=two.text,
@@ -124,7 +125,7 @@ def test_a_reply_abandoned_mid_body_never_goes_back_to_the_pool(
         time.sleep(0.3)  # the rest of the first body is on the wire by now
         two = consume(raw(site.url, max_retries=0))
         connections = len({r.connection for r in site.requests})
-    promise("P11").record(
+    promise("P12").record(
         "a reply abandoned mid-body, then a second call",
         second=two.text,
         cross_talk=0 if two.text == "own" else 1,
@@ -144,7 +145,7 @@ def test_finish_after_the_last_event_ends_within_the_deadline_when_the_server_tr
     script = [head(framing="close"), done_stream("x"), *trickle(b" ", 0.05, 6.0)]
     with RawServer([script], lifetime=8) as site:
         out = consume(raw(site.url, deadline=1.5, timeout=1.0, max_retries=0))
-    hang(promise, "finish(): bytes trickle after [DONE] (deadline 1.5 s)", 1.5, out.elapsed)
+    phase(promise, "finish(): bytes trickle after [DONE] (deadline 1.5 s)", 1.5, out.elapsed)
     assert out.error is None and out.text == "x"
     assert out.elapsed < 1.5 + SLACK
 
@@ -156,7 +157,7 @@ def test_a_connection_close_stream_trickling_a_chunk_size_line_ends_at_the_deadl
     start = head(headers={"Connection": "close"}) + chunk(done_stream("a", done=False))
     with RawServer([[start, *trickle(b"1", 0.05, 6.0)]], lifetime=8) as site:
         out = consume(raw(site.url, deadline=1.0, timeout=5.0, max_retries=0))
-    hang(promise, "Connection: close, chunk-size line trickles (deadline 1 s)", 1.0, out.elapsed)
+    phase(promise, "Connection: close, chunk-size line trickles (deadline 1 s)", 1.0, out.elapsed)
     assert isinstance(out.error, ProviderTimeoutError)
     assert out.error.phase == "deadline"
     assert out.chunks == ["a"]
@@ -191,7 +192,7 @@ def test_an_error_body_read_by_raise_for_status_ends_within_the_deadline(
                 PROMPT, provider="Rfs", base_url=site.url, deadline=1.0, max_retries=0
             )
         )
-    hang(promise, "raise_for_status() on a trickling 5xx body (deadline 1 s)", 1.0, out.elapsed)
+    phase(promise, "raise_for_status() on a trickling 5xx body (deadline 1 s)", 1.0, out.elapsed)
     assert isinstance(out.error, ProviderHTTPError)
     assert out.error.status == 503
     assert out.elapsed < 1.0 + SLACK
@@ -219,7 +220,7 @@ def test_connecting_to_a_host_with_several_unreachable_addresses_ends_at_the_dea
         where = (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))
         addresses["many.test"] = lambda: [where] * 5
         out = consume(h2o_stream(f"http://many.test:{port}", timeout=1.0, deadline=1.5))
-    hang(promise, "5 unreachable addresses, timeout 1 s each (deadline 1.5 s)", 1.5, out.elapsed)
+    phase(promise, "5 unreachable addresses, timeout 1 s each (deadline 1.5 s)", 1.5, out.elapsed)
     assert isinstance(out.error, ProviderTimeoutError)
     assert out.elapsed < 1.5 + SLACK
 
@@ -238,7 +239,7 @@ def test_a_resolver_that_hangs_is_given_up_at_the_deadline(
         out = consume(h2o_stream("http://slow.test:8080", deadline=1.0))
     finally:
         release.set()  # let the worker thread go
-    hang(promise, "a resolver that hangs (deadline 1 s)", 1.0, out.elapsed)
+    phase(promise, "a resolver that hangs (deadline 1 s)", 1.0, out.elapsed)
     assert isinstance(out.error, ProviderTimeoutError)
     assert out.error.phase == "deadline"
     assert out.elapsed < 1.0 + SLACK
@@ -267,7 +268,7 @@ def test_a_provider_yielding_empty_strings_is_stopped_at_the_deadline(
 ) -> None:
     install(Empty=EMPTY)
     out = consume(lambda: g4f_core.stream(PROMPT, provider="Empty", deadline=1.0))
-    hang(promise, "a provider yielding empty strings (deadline 1 s)", 1.0, out.elapsed)
+    phase(promise, "a provider yielding empty strings (deadline 1 s)", 1.0, out.elapsed)
     assert isinstance(out.error, ProviderTimeoutError)
     assert out.error.phase == "deadline"
     assert out.chunks == ["a"]
@@ -286,7 +287,7 @@ def test_events_without_text_do_not_reset_the_idle_limit(h2o: Registry, promise:
 
     with RawServer(chat_ui_site(endless), lifetime=10) as site:
         out = consume(h2o_stream(site.url, timeout=1.0, max_retries=0))
-    hang(promise, "events without text every 60 ms (timeout 1 s)", 1.0, out.elapsed)
+    phase(promise, "events without text every 60 ms: the no-text limit (timeout 1 s)", 1.0, out.elapsed)
     assert isinstance(out.error, ProviderTimeoutError)
     assert out.error.phase == "idle"
     assert "no text" in str(out.error)
@@ -339,7 +340,7 @@ def test_one_event_of_many_short_data_lines_is_refused_past_the_line_limit_in_bo
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     limit = 65536
-    promise("P8").record(
+    promise("P14").record(
         "one 60 MiB event of short data lines, max_line_bytes 64 KiB (child process)",
         limit_bytes=limit,
         peak_heap_bytes=result["peak"],
