@@ -287,7 +287,12 @@ def test_events_without_text_do_not_reset_the_idle_limit(h2o: Registry, promise:
 
     with RawServer(chat_ui_site(endless), lifetime=10) as site:
         out = consume(h2o_stream(site.url, timeout=1.0, max_retries=0))
-    phase(promise, "events without text every 60 ms: the no-text limit (timeout 1 s)", 1.0, out.elapsed)
+    phase(
+        promise,
+        "events without text every 60 ms: the no-text limit (timeout 1 s)",
+        1.0,
+        out.elapsed,
+    )
     assert isinstance(out.error, ProviderTimeoutError)
     assert out.error.phase == "idle"
     assert "no text" in str(out.error)
