@@ -30,7 +30,7 @@ from g4f_core.errors import (
 )
 from g4f_core.progress import text_clock
 from g4f_core.redaction import redact, safe_cause
-from g4f_core.transport.adapter import body_of, socket_of, store_body
+from g4f_core.transport.adapter import Body, body_of, socket_of, store_body
 from g4f_core.transport.pool import shared_adapter
 from g4f_core.transport.sse import DecodeError, EventTooLargeError, LineTooLongError, SSEDecoder
 from g4f_core.transport.translate import (
@@ -200,8 +200,7 @@ class Client:
         read, sock = body.read, body.sock
         received, most = 0, ctx.max_reply_bytes
         clock, started = text_clock.get(), time.monotonic()
-        until = self._until(started)
-        textless = False  # whether the limit that ends the wait is the no-text one
+        until = idle = self._until(started)  # idle: the limit without the no-text one
         try:
             while True:
                 chunk, fired = watched_read(sock, until, read, _READ_SIZE)
@@ -211,41 +210,47 @@ class Client:
                     break
                 received += len(chunk)
                 if received > most:
-                    raise ProviderResponseError(
-                        f"reply from {self.origin} exceeded max_reply_bytes={most}",
-                        provider=ctx.provider,
-                    )
+                    raise self._too_big(most)
                 datas = feed(chunk)
                 if datas:
                     # The time the caller spends with the events is not a wait on the
                     # server: the watchdog is disarmed while they are handed over.
                     yield from datas
                     now = time.monotonic()
-                    until = self._until(now)
+                    until = idle = self._until(now)
                     if clock is not None:  # events came, but did text? (progress.py)
-                        quiet = max(clock.at, started) + ctx.timeout
-                        textless = quiet < until
-                        until = min(until, quiet)
+                        until = min(idle, max(clock.at, started) + ctx.timeout)
                     fired = fired or until <= now  # the deadline passed meanwhile
                 elif time.monotonic() >= until:  # bytes, but no event in time (keep-alives)
                     fired = True
                 if fired:  # what arrived is delivered; the socket is shut all the same
-                    raise self._timeout_error(textless=textless)
+                    raise self._timeout_error(textless=time.monotonic() < idle)
                 if decoder.error is not None:
                     raise decoder.error
-            body.release()
-            decoder.end()
-            if decoder.truncated:
-                raise ProviderConnectionError(
-                    f"the stream from {self.origin} ended in the middle of an event",
-                    provider=ctx.provider,
-                )
+            self._ended(body, decoder)
         except DecodeError as exc:
             raise self._malformed(exc) from None
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+            textless = time.monotonic() < idle  # the no-text limit stopped it, not the idle one
             raise self._read_failed(exc, until, textless=textless) from safe_cause(exc)
         finally:
             response.close()
+
+    def _too_big(self, most: int) -> ProviderResponseError:
+        return ProviderResponseError(
+            f"reply from {self.origin} exceeded max_reply_bytes={most}",
+            provider=self.context.provider,
+        )
+
+    def _ended(self, body: Body, decoder: SSEDecoder) -> None:
+        """The body ended: release its connection, and fail if an event was cut off."""
+        body.release()
+        decoder.end()
+        if decoder.truncated:
+            raise ProviderConnectionError(
+                f"the stream from {self.origin} ended in the middle of an event",
+                provider=self.context.provider,
+            )
 
     def _malformed(self, exc: DecodeError) -> ProviderResponseError:
         if isinstance(exc, LineTooLongError | EventTooLargeError):
