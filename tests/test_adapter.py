@@ -312,3 +312,22 @@ def test_new_conn_failures_are_the_errors_urllib3_raises_there(
             conn._new_conn()
     finally:
         expiry.reset(token)
+
+
+# 10. urllib3 HTTPResponse.CONTENT_DECODERS
+
+
+def test_content_decoders_name_what_urllib3_decodes_and_it_passes_others_through(
+    session: requests.Session,
+) -> None:
+    assert {"gzip", "deflate"} <= set(urllib3.response.HTTPResponse.CONTENT_DECODERS)
+    bogus = head(framing="length", length=5, headers={"Content-Encoding": "x-bogus"}) + b"hello"
+    zipped = gzip.compress(b"plain")
+    gzipped = head(framing="length", length=len(zipped), headers={"Content-Encoding": "gzip"})
+    with RawServer([[bogus], [gzipped + zipped]], lifetime=5) as server:
+        first = session.get(server.url, timeout=5)
+        assert first.content == b"hello"  # undecoded, as if it were identity
+        assert adapter.unknown_coding(first)
+        second = session.get(server.url, timeout=5)
+        assert second.content == b"plain"
+        assert not adapter.unknown_coding(second)

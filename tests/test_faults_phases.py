@@ -420,6 +420,11 @@ BROKEN: dict[str, tuple[list[Step], type[Exception], str]] = {
         ProviderResponseError,
         "Content-Encoding",
     ),
+    "bogus-encoding": (
+        [head(framing="length", length=5, headers={"Content-Encoding": "x-bogus"}) + b"hello"],
+        ProviderResponseError,
+        "Content-Encoding",
+    ),
 }
 
 

@@ -28,6 +28,8 @@ that moves one fails a test that says which. The internals:
 9. urllib3 ``HTTPConnection._new_conn`` with ``_dns_host``, ``port``, ``timeout``,
    ``source_address`` and ``socket_options``: connections opened within the request's
    bound (connect.py), mapping failures to the errors urllib3 raises there.
+10. urllib3 ``HTTPResponse.CONTENT_DECODERS``: the content codings urllib3 undoes; it
+    passes any other through as if it were identity (:func:`unknown_coding`).
 """
 
 from __future__ import annotations
@@ -56,7 +58,15 @@ from g4f_core.transport.chunked import ChunkedError, Dechunker
 from g4f_core.transport.connect import connect
 from g4f_core.transport.watchdog import expiry, watched_read
 
-__all__ = ["Body", "RedactTargets", "WatchedAdapter", "body_of", "socket_of", "store_body"]
+__all__ = [
+    "Body",
+    "RedactTargets",
+    "WatchedAdapter",
+    "body_of",
+    "socket_of",
+    "store_body",
+    "unknown_coding",
+]
 
 _Response = urllib3.response.HTTPResponse
 _IDENTITY = ("", "identity")
@@ -73,6 +83,20 @@ def socket_of(response: requests.Response) -> socket.socket | None:
     if sock is None:
         sock = getattr(getattr(response.raw, "connection", None), "sock", None)
     return sock if isinstance(sock, socket.socket) else None
+
+
+def unknown_coding(response: requests.Response) -> bool:
+    """Whether the reply names a content coding urllib3 would pass through undecoded."""
+    value = response.headers.get("content-encoding", "")
+    if not value:
+        return False
+    known = (*_Response.CONTENT_DECODERS, *_IDENTITY, *_optional_decoders())
+    return any(part.strip().lower() not in known for part in value.split(","))
+
+
+def _optional_decoders() -> tuple[str, ...]:
+    """``br`` and ``zstd`` are decoded only when their packages are installed."""
+    return tuple(urllib3.util.request.ACCEPT_ENCODING.replace(" ", "").split(","))
 
 
 def store_body(response: requests.Response, body: bytes) -> None:

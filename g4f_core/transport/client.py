@@ -30,7 +30,7 @@ from g4f_core.errors import (
 )
 from g4f_core.progress import text_clock
 from g4f_core.redaction import redact, safe_cause
-from g4f_core.transport.adapter import Body, body_of, socket_of, store_body
+from g4f_core.transport.adapter import Body, body_of, socket_of, store_body, unknown_coding
 from g4f_core.transport.pool import shared_adapter
 from g4f_core.transport.sse import DecodeError, EventTooLargeError, LineTooLongError, SSEDecoder
 from g4f_core.transport.translate import (
@@ -138,6 +138,13 @@ class Client:
             finally:
                 response.close()
             raise redact(error, self.context.auth)
+        if unknown_coding(response):  # urllib3 would hand it over undecoded, as if plain
+            response.close()
+            raise ProviderResponseError(
+                f"{self.origin} sent a body in a Content-Encoding g4f-core cannot decode "
+                "(gzip and deflate are; br and zstd with their packages)",
+                provider=self.context.provider,
+            )
         if not stream:
             self._read_body(response)
         return response
