@@ -28,8 +28,9 @@ that moves one fails a test that says which. The internals:
 9. urllib3 ``HTTPConnection._new_conn`` with ``_dns_host``, ``port``, ``timeout``,
    ``source_address`` and ``socket_options``: connections opened within the request's
    bound (connect.py), mapping failures to the errors urllib3 raises there.
-10. urllib3 ``HTTPResponse.CONTENT_DECODERS``: the content codings urllib3 undoes; it
-    passes any other through as if it were identity (:func:`unknown_coding`).
+10. urllib3 ``HTTPResponse.CONTENT_DECODERS`` (and ``util.request.ACCEPT_ENCODING`` for
+    br/zstd): the content codings urllib3 undoes; it passes any other through as if it
+    were identity (:func:`unknown_coding`).
 """
 
 from __future__ import annotations
