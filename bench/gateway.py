@@ -393,5 +393,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+# -- the harness section (python -m bench --only gateway) --------------------------------------
+
+KEY = "gateway"
+
+
+def run(bench: Any) -> Any:
+    """This measurement as a section of the full report (``bench/__init__.py``)."""
+    import openai
+
+    from .common import Figure, Section, Spread, Target
+
+    s = QUICK if bench.cfg.quick else Settings()
+    emu, gw = start(s)
+    try:
+        with openai.OpenAI(base_url=f"{gw.url}/v1", api_key="none", max_retries=0,
+                           timeout=120) as api:  # fmt: skip
+            t = throughput(emu, gw, api, s)
+            f = ttft(emu, gw, api, RawCaller(gw.url), s)
+            c = crowd(emu, gw, api, s)
+    finally:
+        gw.stop()
+        emu.stop()
+    section = Section(KEY, "Gateway: the OpenAI-compatible HTTP API against the library")
+    one = Spread.of([t["gateway_rate"] / t["direct_rate"]])
+    figures = [
+        ("gateway.throughput_ratio", "tokens/s of one stream, gateway (openai client) / direct",
+         one, "x", Target(">=", 0.5)),
+        ("gateway.added_ttft", "added time to first token, raw HTTP client, median",
+         Spread.of([f["added_ms"]]), "ms", Target("<=", 2.0, "ms")),
+        ("gateway.cpu_per_token", "gateway process CPU per relayed token",
+         Spread.of([t["gateway_cpu_ms"]]), "ms", Target("<=", 0.1, "ms")),
+        ("gateway.crowd_errors", f"errors over {s.streams} concurrent streams",
+         Spread.of([c["gateway_errors"]]), "", Target("<=", 0.0, "")),
+    ]  # fmt: skip
+    for key, title, value, unit, target in figures:
+        section.add(Figure(key, title, value, unit, target))
+    section.notes.append(markdown(s, t, f, c).split("\n", 2)[2])
+    return section
+
+
 if __name__ == "__main__":
     sys.exit(main())

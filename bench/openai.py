@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -270,3 +271,58 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# -- the harness section (python -m bench --only openai) ---------------------------------------
+
+KEY = "openai"
+
+
+def run(bench: Any) -> Any:
+    """This measurement as a section of the full report (``bench/__init__.py``)."""
+    from .common import Figure, Section, Spread, Target
+
+    tokens, rounds = (2_000, 2) if bench.cfg.quick else (20_000, 5)
+    result = measure(tokens, rounds)
+    cpu = [g / r for g, r in zip(result.cpu["g4f-core"], result.cpu["raw"], strict=True)]
+    headroom = [s / r for s, r in zip(result.rate["socket"], result.rate["raw"], strict=True)]
+    section = Section(KEY, "OpenAI-compatible provider: streaming throughput")
+    section.add(
+        Figure(
+            "openai.throughput_ratio",
+            "tokens/s through the provider / a raw requests client of the same protocol",
+            Spread.of(result.ratio()),
+            "x",
+            Target(">=", TARGET),
+        )
+    )
+    section.add(
+        Figure(
+            "openai.headroom",
+            "raw socket reader / raw requests client (the emulator is not the bottleneck)",
+            Spread.of(headroom),
+            "x",
+            Target(">=", 2.0),
+        )
+    )
+    section.add(Figure("openai.cpu_ratio", "CPU per token, g4f-core / raw", Spread.of(cpu), "x"))
+    section.notes.append(
+        f"A {tokens:,}-token reply from the provider's emulator in its own process, one "
+        f"chunked HTTP write per event; each reader takes it {rounds} times, interleaved. "
+        "Median (min-max) over rounds. Also `python -m bench.openai` alone."
+    )
+    section.tables.append(
+        (
+            "Where the CPU per token goes (each layer includes the ones above it)",
+            [["reader", "CPU per token", "tokens/s"]]
+            + [
+                [
+                    name,
+                    f"{statistics.median(result.cpu[name]) * 1e6:.1f} us",
+                    f"{statistics.median(result.rate[name]):,.0f}",
+                ]
+                for name in ("raw", "transport", "transport + parser", "g4f-core")
+            ],
+        )
+    )
+    return section

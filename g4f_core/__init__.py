@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AllProvidersFailedError",
     "AmbiguousProviderError",
+    "AsyncChatStream",
     "Attempt",
     "AuthRequiredError",
     "CallContext",
@@ -46,6 +47,8 @@ __all__ = [
     "Registry",
     "StreamNotSupportedError",
     "__version__",
+    "acomplete",
+    "astream",
     "complete",
     "current",
     "default_registry",
@@ -59,6 +62,9 @@ __all__ = [
 ]
 
 _HOME = {
+    "AsyncChatStream": "aio.stream",
+    "acomplete": "aio",
+    "astream": "aio",
     "ChatCompletion": "api",
     "complete": "api",
     "failures": "api",
@@ -88,6 +94,8 @@ _HOME = {
 if TYPE_CHECKING:
     from typing import Any
 
+    from g4f_core.aio import acomplete, astream
+    from g4f_core.aio.stream import AsyncChatStream
     from g4f_core.api import (
         ChatCompletion,
         complete,

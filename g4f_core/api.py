@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from g4f_core.calls import ChatStream
 from g4f_core.errors import InvalidRequestError
 from g4f_core.planning import prepare
 from g4f_core.plugins.provider import InvalidProviderError, ProviderInfo
 from g4f_core.plugins.registry import PluginFailure, Registry, default_registry
+
+if TYPE_CHECKING:
+    from g4f_core.aio.stream import AsyncChatStream
 
 __all__ = [
     "ChatCompletion",
@@ -130,3 +133,30 @@ class ChatCompletion:
             return chunks
         with chunks:
             return "".join(chunks)
+
+    @staticmethod
+    async def create_async(
+        model: str | None,
+        messages: Any,
+        provider: object = None,
+        stream: bool = False,
+        auth: str | bool | None = None,
+        *,
+        registry: Registry | None = None,
+        **kwargs: Any,
+    ) -> str | AsyncChatStream:
+        """``create`` for asyncio: a str, or an async iterator of str when ``stream=True``."""
+        from g4f_core.aio import open_stream  # asyncio is imported only by async callers
+
+        if isinstance(auth, str) and auth:
+            kwargs["auth"] = auth
+        registry = registry or default_registry()
+        chunks = open_stream(
+            registry,
+            messages,
+            provider=_as_provider(provider, registry),
+            model=model,
+            stream=stream,
+            options=kwargs,
+        )
+        return chunks if stream else await chunks._collect()

@@ -7,6 +7,11 @@ reaches the caller a retryable failure is retried (``max_retries``, jittered
 backoff, ``Retry-After`` honoured within the deadline) and then the next candidate
 provider is tried; after the first chunk nothing is retried, so text is never
 duplicated, and the error carries ``partial_text``: exactly what was delivered.
+
+Closing works from any thread: while another thread is stepping the stream (blocked
+in a read, say), :meth:`ChatStream.close` cannot close the generator, so it aborts
+the call instead (transport/abort.py): the read is cut, the provider's clean-up runs
+on the stepping thread, and that thread's iteration simply ends.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import contextvars
 import logging
 import random
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import attrs
@@ -33,6 +38,7 @@ from g4f_core.errors import (
 from g4f_core.planning import Candidate, Plan, context_for
 from g4f_core.progress import TextClock, text_clock
 from g4f_core.redaction import redact, safe_cause
+from g4f_core.transport.abort import Abort, abort_scope
 
 __all__ = ["ChatStream"]
 
@@ -45,23 +51,32 @@ class ChatStream(Iterator[str]):
     """The chunks of one call as they arrive.
 
     Closing it (``close()``, leaving a ``with`` block, or dropping it) stops the
-    provider and releases its connection. ``provider`` names the provider that
-    answered; ``text`` is everything delivered so far.
+    provider and releases its connection; ``close()`` works from any thread.
+    ``provider`` names the provider that answered; ``text`` is everything delivered
+    so far. ``started`` (monotonic) is when the call's deadline clock began, if
+    earlier than the first chunk asked for.
     """
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, *, started: float | None = None) -> None:
         self._plan = plan
         self._progress = _Progress()
+        self._abort = Abort()
+        self._closed = False
         # The generator must not refer back to this object: with no reference cycle,
         # dropping the stream closes the provider at once, not at the next GC pass.
-        self._gen: Generator[str, None, None] = _drive(plan, self._progress)
+        self._gen: Generator[str, None, None] = _drive(plan, self._progress, self._abort, started)
         self._next = self._gen.__next__
 
     def __iter__(self) -> ChatStream:
         return self  # the iterator protocol: iter(stream) is stream
 
     def __next__(self) -> str:
-        return self._next()
+        try:
+            return self._next()
+        except ValueError:  # "generator already executing": close() ran on another thread
+            if self._closed:  # between two steps of this one; this iteration simply ends
+                raise StopIteration from None
+            raise
 
     def __enter__(self) -> ChatStream:
         return self
@@ -70,7 +85,23 @@ class ChatStream(Iterator[str]):
         self.close()
 
     def close(self) -> None:
-        self._gen.close()
+        """Stop the call; from another thread, interrupt it where it waits."""
+        self._closed = True
+        if not getattr(self._gen, "gi_running", False):
+            try:
+                self._gen.close()
+                return
+            except ValueError:  # another thread began stepping it just now
+                pass
+        self._interrupt()
+
+    def _interrupt(self) -> None:
+        """Abort the call without running any of it here: never blocks.
+
+        The thread stepping the stream sees its wait cut, runs the provider's
+        clean-up, and its iteration ends; a stream nobody steps ends at its next step.
+        """
+        self._abort.abort()
 
     @property
     def text(self) -> str:
@@ -107,6 +138,9 @@ class _Progress:
         self.recent: list[str] = []
         self.attempts = 0
         self.provider: str | None = None
+        # Set by a reader that is not the stepping thread (aio/handoff.py): it sees each
+        # finished attempt's event first and returns what the caller really received.
+        self.gate: Callable[[Any], Any] | None = None
 
     def pack(self) -> None:
         """Join the recent chunks into one block (every ``BLOCK`` chunks)."""
@@ -126,8 +160,11 @@ class _Progress:
         return "".join(self.blocks) + "".join(self.recent)
 
 
-def _drive(plan: Plan, progress: _Progress) -> Generator[str, None, None]:
-    started = time.monotonic()
+def _drive(
+    plan: Plan, progress: _Progress, abort: Abort, started: float | None
+) -> Generator[str, None, None]:
+    if started is None:
+        started = time.monotonic()
     attempts: list[Attempt] = []
     for cand in plan.candidates:
         for number in range(1, plan.max_retries + 2):
@@ -138,9 +175,11 @@ def _drive(plan: Plan, progress: _Progress) -> Generator[str, None, None]:
             try:
                 progress.provider = cand.info.qualified_name
                 progress.attempts = len(attempts) + 1
-                yield from _attempt(plan, progress, cand, ctx)
+                yield from _attempt(plan, progress, cand, ctx, abort)
                 return
             except ProviderError as error:
+                if abort.aborted:
+                    return  # closed while it ran: no error, no retry, no fallback
                 error.partial_text = progress.text
                 attempts.append(Attempt(cand.info.qualified_name, error))
                 error.attempts = list(attempts)
@@ -151,16 +190,25 @@ def _drive(plan: Plan, progress: _Progress) -> Generator[str, None, None]:
                     if plan.by_name and cand is plan.candidates[-1]:
                         raise
                     break
-                time.sleep(delay)
+                if _backoff(abort, delay):
+                    return  # closed during the back-off
     raise AllProvidersFailedError(attempts)
 
 
-def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext) -> Iterator[str]:
+def _backoff(abort: Abort, seconds: float) -> bool:
+    """Sleep before a retry; True if the call was closed meanwhile (the sleep is cut)."""
+    return abort.wait(seconds)
+
+
+def _attempt(
+    plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext, abort: Abort
+) -> Iterator[str]:
     info = cand.info
     run = contextvars.copy_context()
     run.run(_current.set, ctx)
     clock = TextClock(time.monotonic())
     run.run(text_clock.set, clock)
+    run.run(abort_scope.set, abort)
     observe = plan.registry.has_observers
     began = time.monotonic()
     outcome = "error"
@@ -186,6 +234,8 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
                 if deadline_at is not None and time.monotonic() >= deadline_at:
                     raise ctx.deadline_error()
                 continue
+            if abort.aborted:  # closed from another thread: deliver nothing more
+                break
             recent.append(chunk)
             if len(recent) >= block:
                 progress.pack()
@@ -193,21 +243,17 @@ def _attempt(plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext)
             clock.at = now = time.monotonic()  # text was delivered: the no-text limit restarts
             if deadline_at is not None and now >= deadline_at:
                 raise ctx.deadline_error()
-        outcome = "ok"
+        outcome = "cancelled" if abort.aborted else "ok"
     except GeneratorExit:
         outcome = "cancelled"
         raise
-    except ProviderError as exc:
-        exc.provider = exc.provider or info.name  # authors need not name themselves
-        failure = exc
-        raise
-    except G4FError as exc:
-        failure = exc
-        raise
-    except Exception as exc:  # noqa: BLE001 - anything a provider raises becomes typed
-        failure = run.run(_wrap, exc, info.name)  # in the call: reading an error body is bounded
-        if isinstance(failure, ProviderError):
-            redact(failure, ctx.auth)
+    except Exception as exc:  # anything a provider raises becomes typed (or ends an abort)
+        if abort.aborted:
+            outcome = "cancelled"  # the abort cut a wait: the caller asked for no more
+            return
+        failure = run.run(_typed, exc, info.name, ctx)  # in the call: error bodies are bounded
+        if failure is exc:
+            raise
         raise failure from safe_cause(exc)
     finally:
         _close(source, run, info.name)
@@ -238,6 +284,7 @@ def _finished(
     failure: G4FError | None,
     progress: _Progress,
 ) -> None:
+    """Tell the observers an attempt has ended."""
     event = attrs.evolve(
         event,
         elapsed=elapsed,
@@ -248,6 +295,8 @@ def _finished(
         chunks=progress.chunks,
         characters=progress.chars,
     )
+    if progress.gate is not None:  # a reader on another thread sees it first
+        event = progress.gate(event)
     plan.registry.notify("g4f_core_call_finished", event=event)
 
 
@@ -265,6 +314,19 @@ def _event(cand: Candidate, plan: Plan, ctx: CallContext) -> Any:
     from g4f_core.plugins.hookspecs import CallEvent
 
     return CallEvent(cand.info.qualified_name, cand.model, plan.stream, ctx.attempt)
+
+
+def _typed(exc: Exception, provider: str, ctx: CallContext) -> G4FError:
+    """The error tree's view of what an attempt raised (g4f-core errors pass unchanged)."""
+    if isinstance(exc, ProviderError):
+        exc.provider = exc.provider or provider  # authors need not name themselves
+        return exc
+    if isinstance(exc, G4FError):
+        return exc
+    failure = _wrap(exc, provider)
+    if isinstance(failure, ProviderError):
+        redact(failure, ctx.auth)
+    return failure
 
 
 def _wrap(exc: Exception, provider: str) -> G4FError:

@@ -1,7 +1,7 @@
 """Set up and run the project from a fresh clone with nothing but Python.
 
     python3 scripts/dev.py test    # venv + dev install, then ruff, mypy and pytest
-    python3 scripts/dev.py demo    # venv + install, then the offline H2o demo
+    python3 scripts/dev.py demo    # venv + install, then the offline demo (H2o, config, gateway)
     python3 scripts/dev.py bench   # venv + install, then the benchmarks -> docs/performance.md
     python3 scripts/dev.py reliability   # the fault suite's figures -> docs/reliability.md
     python3 scripts/dev.py interop # + llama-cpp-python[server]: the OpenAI provider vs llama.cpp
@@ -11,11 +11,15 @@ The virtual environment lives in .venv at the repository root and is reused.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import tempfile
+import urllib.request
 import venv
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
@@ -98,53 +102,84 @@ def interop(args: list[str]) -> None:
     run(BIN / "pytest", "-m", "interop", "tests/interop", "-v", "-p", "no:cacheprovider", *args)
 
 
+def _started(cli: Path, *argv: str, env: dict[str, str] | None = None) -> tuple[Any, str]:
+    """Start ``g4f-core ARGV`` in the background; the process and the URL its first line names."""
+    server = subprocess.Popen(
+        [str(cli), *argv], cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert server.stdout is not None
+    first = server.stdout.readline().strip()
+    print(first, flush=True)
+    url = next((w for w in first.split() if w.startswith("http")), "")
+    if not url:
+        _stop(server)
+        raise SystemExit(f"{argv[0]} did not start: {first!r}")
+    return server, url
+
+
+def _stop(server: Any) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=10)
+
+
+def _call(url: str, body: dict[str, Any] | None = None) -> Any:
+    """GET (or POST ``body`` to) the demo's own loopback gateway, as JSON."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data, {"Content-Type": "application/json"})  # noqa: S310 - loopback
+    with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310 - loopback only
+        return json.loads(reply.read())
+
+
 def demo(args: list[str]) -> None:
-    setup()
+    setup("serve")
     cli = BIN / "g4f-core"
     print("\n== 1. the installed providers", flush=True)
     run(cli, "providers")
     print("\n== 2. start the H2o emulator (a local stand-in for gpt-gm.h2o.ai)", flush=True)
-    server = subprocess.Popen(
-        [str(cli), "emulate", "H2o", "--port", "0", "--token-delay", "0.04"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    server, url = _started(cli, "emulate", "H2o", "--port", "0", "--token-delay", "0.04")
     try:
-        assert server.stdout is not None
-        first = server.stdout.readline().strip()
-        print(first, flush=True)
-        url = first.rsplit(" ", 1)[-1]
-        if not url.startswith("http"):
-            raise SystemExit(f"the emulator did not start: {first!r}")
         print("\n== 3. a streamed reply through H2o (tokens print as they arrive)", flush=True)
         run(cli, "chat", "-p", "H2o", "--base-url", url, "Hello! What can you do?")
-        print(
-            "\n== 4. a non-streamed reply, model falcon-7b, endpoint from the environment",
-            flush=True,
-        )
+        print("\n== 4. a whole reply, model falcon-7b, endpoint from the environment", flush=True)
         env = dict(os.environ, G4F_CORE_H2O_URL=url)
-        run(
-            cli,
-            "chat",
-            "-p",
-            "h2o",
-            "-m",
-            "falcon-7b",
-            "--no-stream",
-            "-o",
-            "temperature=0.7",
-            "Tell me about falcons.",
-            env=env,
-        )
+        run(cli, "chat", "-p", "h2o", "-m", "falcon-7b", "--no-stream", "-o",
+            "temperature=0.7", "Tell me about falcons.", env=env)  # fmt: skip
     finally:
-        print("\n== 5. stop the emulator", flush=True)
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-    print("demo finished", flush=True)
+        _stop(server)
+    with tempfile.TemporaryDirectory() as folder:
+        _demo_config(cli, Path(folder))
+    print("\ndemo finished", flush=True)
+
+
+def _demo_config(cli: Path, folder: Path) -> None:
+    """An OpenAI-compatible endpoint from a config file, then the gateway over everything."""
+    env = dict(os.environ, G4F_CORE_CONFIG=str(folder / "g4f-core.toml"))
+    print("\n== 5. an OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp...) in a config file")
+    run(cli, "config", "add", "Local", "--base-url", "http://127.0.0.1:11434/v1",
+        "--model", "llama3.2", env=env)  # fmt: skip
+    run(cli, "config", env=env)
+    server, url = _started(cli, "emulate", "Local", "--port", "0", env=env)
+    try:
+        print("\n== 6. a streamed reply from it (here: its local emulator)", flush=True)
+        run(cli, "chat", "-p", "Local", "--base-url", url, "Hello!", env=env)
+    finally:
+        _stop(server)
+    print("\n== 7. the OpenAI-compatible gateway, every provider on its emulator", flush=True)
+    server, url = _started(cli, "serve", "--emulators", "--port", "0", env=env)
+    try:
+        models = _call(f"{url}/v1/models")
+        print("models:", ", ".join(m["id"] for m in models["data"]), flush=True)
+        for model in ("H2o/falcon-7b", "Local/llama3.2"):
+            ask = {"model": model, "messages": [{"role": "user", "content": "Hi"}]}
+            reply = _call(f"{url}/v1/chat/completions", ask)
+            print(f"{model}: {reply['choices'][0]['message']['content'].strip()}", flush=True)
+        print(f"(the web page is at {url}/ while the gateway runs)", flush=True)
+    finally:
+        _stop(server)
 
 
 COMMANDS = {

@@ -112,8 +112,12 @@ SCRIPTED = provider_source(
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Record retry back-off sleeps instead of sleeping them."""
     sleeps: list[float] = []
-    fake = types.SimpleNamespace(monotonic=time.monotonic, sleep=sleeps.append)
-    monkeypatch.setattr(calls_module, "time", fake)
+
+    def backoff(abort: object, seconds: float) -> bool:
+        sleeps.append(seconds)
+        return False  # not closed meanwhile
+
+    monkeypatch.setattr(calls_module, "_backoff", backoff)
     return sleeps
 
 

@@ -15,6 +15,7 @@ import g4f_core
 PUBLIC = [
     "AllProvidersFailedError",
     "AmbiguousProviderError",
+    "AsyncChatStream",
     "Attempt",
     "AuthRequiredError",
     "CallContext",
@@ -45,6 +46,8 @@ PUBLIC = [
     "Registry",
     "StreamNotSupportedError",
     "__version__",
+    "acomplete",
+    "astream",
     "complete",
     "current",
     "default_registry",

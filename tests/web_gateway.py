@@ -2,8 +2,7 @@
 
 One registry holds H2o (this project's own distribution, pointed at a loopback emulator
 through ``G4F_CORE_H2O_URL``), a broken plugin installed as a throwaway distribution, and
-an OpenAI-compatible endpoint registered from code the way configured providers are
-(no distribution of its own).
+an OpenAI-compatible endpoint declared in a config file.
 """
 
 from __future__ import annotations
@@ -29,34 +28,13 @@ OPENAI_MODELS = ["gpt-4o-mini", "qwen2.5-7b"]
 BROKEN_REASON = "the vendor SDK is not installed"
 
 
-#: A plugin registering an OpenAI-compatible endpoint from code, as configuration does.
-_OPENAI_PLUGIN = f"""
-from types import SimpleNamespace
-
-from g4f_core import Option, hookimpl
-
-
-def _reply(model, messages, stream, **kwargs):
-    yield "not called by these tests"
-
-
-ENDPOINT = SimpleNamespace(
-    url="https://llm.internal.example/v1",
-    models={OPENAI_MODELS!r},
-    supports_stream=True,
-    needs_auth=True,
-    working=True,
-    options=[
-        Option("temperature", float, 1.0, "sampling temperature", ge=0, le=2),
-        Option("top_p", float, 1.0, "nucleus sampling", gt=0, le=1),
-    ],
-    _create_completion=_reply,
-)
-
-
-@hookimpl
-def g4f_core_register_providers(register):
-    register(ENDPOINT, name={OPENAI_NAME!r})
+#: An OpenAI-compatible endpoint declared in a config file, as users declare theirs.
+_CONFIG = f"""
+[providers.{OPENAI_NAME}]
+protocol = "openai"
+base_url = "https://llm.internal.example/v1"
+models = {OPENAI_MODELS!r}
+auth_env = "LOCALAI_API_KEY"
 """
 
 
@@ -74,9 +52,11 @@ def build_registry(root: Path, h2o_url: str) -> Registry:
         "0.3",
         {"AcmeBroken": f"raise ImportError({BROKEN_REASON!r})\n"},
     )
-    make_dist(root, "local-endpoints", "1.0", {"LocalEndpoints": _OPENAI_PLUGIN})
+    config = root / "g4f-core.toml"
+    config.write_text(_CONFIG.replace("'", '"'), encoding="utf-8")
     dists = [metadata.distribution("g4f-core"), *distributions([str(root)])]
-    return Registry(dists, environ={"G4F_CORE_H2O_URL": h2o_url})
+    environ = {"G4F_CORE_H2O_URL": h2o_url, "G4F_CORE_CONFIG": str(config)}
+    return Registry(dists, environ=environ)
 
 
 @contextmanager

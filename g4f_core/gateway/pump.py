@@ -5,9 +5,11 @@ chunk to a buffer; the server thread takes *everything* buffered at once, so a f
 upstream is relayed in few large writes rather than one write per token, and a silent
 one leaves the server thread free to send keep-alives and to notice a client that left.
 The buffer is bounded: a slow client makes the upstream wait, not the memory grow.
-Cancelling makes the reader stop at its next chunk and close the stream, in its own
-thread (a generator can only be closed by the thread running it), which releases the
-upstream connection and runs the provider's clean-up (H2o deletes its conversation).
+Cancelling closes the stream from the server thread (``ChatStream.close()`` works from
+any thread): a reader waiting on the upstream has that wait cut (the call's abort,
+transport/abort.py) and closes the stream in its own thread, which releases the
+upstream connection and runs the provider's clean-up (H2o deletes its conversation);
+a stream between two chunks is closed, clean-up included, on the server thread.
 """
 
 from __future__ import annotations
@@ -120,7 +122,7 @@ class Pump:
         self._done = False
         self._cancelled = False
         self._error: BaseException | None = None
-        self._ident: int | None = None  # the reader thread, once it runs
+        self._started = False  # the reader thread runs
 
     def start(self) -> Pump:
         readers.run(self._run)
@@ -128,7 +130,7 @@ class Pump:
 
     def _run(self) -> None:
         cond = self._cond
-        self._ident = threading.get_ident()
+        self._started = True
         try:
             first = True
             for chunk in self.stream:
@@ -181,8 +183,9 @@ class Pump:
     def cancel(self) -> None:
         """Stop reading and close the upstream (idempotent).
 
-        A reader waiting on a silent upstream has its socket shut down (the transport's
-        watchdog), so the call ends now rather than at its timeout.
+        A reader waiting on a silent upstream has that wait cut (``ChatStream.close()``
+        from this thread aborts the call where it waits), so the call ends now rather
+        than at its timeout; the provider's clean-up then runs on the reader.
         """
         with self._cond:
             if self._cancelled or self._done:
@@ -191,11 +194,8 @@ class Pump:
             self._cancelled = True
             self._cond.notify_all()
             blocked = self._blocked
-        ident = self._ident
-        if not blocked and ident is not None:
-            from g4f_core.transport.watchdog import watchdog
-
-            watchdog.interrupt(ident)
+        if not blocked and self._started:  # a blocked reader wakes and stops by itself
+            self.stream.close()
 
     def join(self, timeout: float) -> bool:
         """Wait until the reader has closed the stream; False if it has not in time."""

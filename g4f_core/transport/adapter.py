@@ -15,7 +15,7 @@ that moves one fails a test that says which. The internals:
    chunked body with them (see :class:`_Chunked` for why; chunked.py undoes the framing).
 4. urllib3 ``HTTPConnection.getresponse``, the pools' ``ConnectionCls`` and the pool
    manager's ``pool_classes_by_scheme``: connections whose response heads are read under
-   the watchdog (:class:`WatchedAdapter`).
+   the watchdog and attached to the call's abort (:class:`WatchedAdapter`).
 5. requests ``HTTPAdapter.proxy_manager`` (a dict by proxy URL) and ``proxy_manager_for``:
    proxy pools, watched too, and few.
 6. urllib3's debug log: logger ``urllib3.connectionpool``, the request target among
@@ -55,6 +55,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util.connection import allowed_gai_family
 
+from g4f_core.transport.abort import abort_scope
 from g4f_core.transport.chunked import ChunkedError, Dechunker
 from g4f_core.transport.connect import connect
 from g4f_core.transport.watchdog import expiry, watched_read
@@ -229,15 +230,32 @@ class _FinalResponse(http.client.HTTPResponse):
 
 
 def _watched_head(sock: socket.socket | None, read: Any) -> _Response:
-    """Read a response head with the socket under the watchdog, until ``expiry``."""
+    """Read a response head with the socket under the watchdog, until ``expiry``.
+
+    The socket is attached to the call's abort meanwhile, so closing the call from
+    another thread ends this wait at once (abort.py).
+    """
     until = expiry.get()
     if until is None:
         response: _Response = read()
-    else:
+        return _remember(sock, response)
+    abort = abort_scope.get()
+    if abort is None:
         response, fired = watched_read(sock, until, read)
-        if fired:  # the head was cut short: http.client may have taken the cut for its end
-            response.close()
-            raise TimeoutError("the response head did not arrive in time")
+    else:
+        abort.attach(sock)
+        try:
+            response, fired = watched_read(sock, until, read)
+        finally:
+            abort.detach(sock)
+    if fired:  # the head was cut short: http.client may have taken the cut for its end
+        response.close()
+        raise TimeoutError("the response head did not arrive in time")
+    return _remember(sock, response)
+
+
+def _remember(sock: socket.socket | None, response: _Response) -> _Response:
+    """Keep the socket the head was read from: the body arrives on it (see socket_of)."""
     if sock is not None:
         _sockets[response] = sock
     return response

@@ -30,6 +30,7 @@ from g4f_core.errors import (
 )
 from g4f_core.progress import text_clock
 from g4f_core.redaction import redact, safe_cause
+from g4f_core.transport.abort import Abort, abort_scope
 from g4f_core.transport.adapter import Body, body_of, socket_of, store_body, unknown_coding
 from g4f_core.transport.pool import shared_adapter
 from g4f_core.transport.sse import DecodeError, EventTooLargeError, LineTooLongError, SSEDecoder
@@ -56,6 +57,8 @@ class Client:
 
     def __init__(self, context: CallContext | None = None, *, base_url: str | None = None) -> None:
         self.context = context or current()
+        # The running call's abort: close() from any thread cuts this client's waits.
+        self._abort = abort_scope.get()
         url = self.context.base_url or base_url
         if not url:
             raise ProviderConnectionError(
@@ -109,6 +112,11 @@ class Client:
         ``cleanup`` requests (a DELETE after a failure) may run a short grace past the
         deadline, so that a call that ran out of time still tidies up after itself.
         """
+        abort = None if cleanup else self._abort  # clean-up runs even after an abort
+        if abort is not None and abort.aborted:
+            raise ProviderConnectionError(
+                "the call was closed; nothing more is sent", provider=self.context.provider
+            )
         if cleanup:
             left = self.context.remaining()
             wait = min(timeout or self.context.timeout, self.context.timeout)
@@ -117,6 +125,7 @@ class Client:
         else:
             wait = self.context.wait_limit(timeout)
         token = expiry.set(time.monotonic() + wait)
+        scope = abort_scope.set(abort)  # the head read attaches to it (adapter.py)
         try:
             # Always streamed underneath, so no body (an error page included) is read unbounded.
             response = self.session.request(
@@ -131,6 +140,14 @@ class Client:
             raise self._send_failed(exc, wait) from safe_cause(exc)
         finally:
             expiry.reset(token)
+            abort_scope.reset(scope)
+        self._refuse(response, expect)
+        if not stream:
+            self._read_body(response, abort)
+        return response
+
+    def _refuse(self, response: requests.Response, expect: tuple[int, ...]) -> None:
+        """Raise (closing the response) for a status outside ``expect`` or an unknown coding."""
         if response.status_code not in expect:
             try:  # an error body may trickle too: read within one timeout and the deadline
                 until = self._until(time.monotonic())
@@ -145,9 +162,6 @@ class Client:
                 "(gzip and deflate are; br and zstd with their packages)",
                 provider=self.context.provider,
             )
-        if not stream:
-            self._read_body(response)
-        return response
 
     def _send_failed(self, exc: requests.RequestException, wait: float) -> G4FError:
         """The error for a request that got no response head."""
@@ -168,17 +182,23 @@ class Client:
             error = self.context.deadline_error()
         return redact(error, self.context.auth)
 
-    def _read_body(self, response: requests.Response) -> None:
+    def _read_body(self, response: requests.Response, abort: Abort | None) -> None:
         """Read a whole (small) body: within one timeout, within the deadline, capped."""
         limit = self.context.max_reply_bytes
         until = self._until(time.monotonic())
+        sock = socket_of(response)
+        if abort is not None:
+            abort.attach(sock, response.raw)
         try:
-            body, fired = watched_read(socket_of(response), until, _read, response, limit + 1)
+            body, fired = watched_read(sock, until, _read, response, limit + 1)
             if fired or time.monotonic() >= until:
                 raise self._timeout_error()  # cut short: what was read is not the whole body
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             response.close()
             raise self._read_failed(exc, until) from safe_cause(exc)
+        finally:
+            if abort is not None:
+                abort.detach(sock)
         if len(body) > limit:
             response.close()
             raise ProviderResponseError(
@@ -208,6 +228,9 @@ class Client:
         received, most = 0, ctx.max_reply_bytes
         clock, started = text_clock.get(), time.monotonic()
         until = idle = self._until(started)  # idle: the limit without the no-text one
+        abort = self._abort
+        if abort is not None:  # once per response, and while suspended too: a close cuts it
+            abort.attach(sock, response.raw)
         try:
             while True:
                 chunk, fired = watched_read(sock, until, read, _READ_SIZE)
@@ -234,13 +257,15 @@ class Client:
                     raise self._timeout_error(textless=time.monotonic() < idle)
                 if decoder.error is not None:
                     raise decoder.error
-            self._ended(body, decoder)
+            self._ended(body, decoder, abort)
         except DecodeError as exc:
             raise self._malformed(exc) from None
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
             textless = time.monotonic() < idle  # the no-text limit stopped it, not the idle one
             raise self._read_failed(exc, until, textless=textless) from safe_cause(exc)
         finally:
+            if abort is not None:
+                abort.detach(sock)
             response.close()
 
     def _too_big(self, most: int) -> ProviderResponseError:
@@ -249,8 +274,11 @@ class Client:
             provider=self.context.provider,
         )
 
-    def _ended(self, body: Body, decoder: SSEDecoder) -> None:
-        """The body ended: release its connection, and fail if an event was cut off."""
+    def _ended(self, body: Body, decoder: SSEDecoder, abort: Abort | None) -> None:
+        """The end of an event stream: the connection goes back to the pool (detached from
+        the abort first: it may be another call's next), and a cut-off event is an error."""
+        if abort is not None:
+            abort.detach(body.sock)
         body.release()
         decoder.end()
         if decoder.truncated:

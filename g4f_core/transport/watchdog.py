@@ -22,8 +22,6 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TypeVar
 
-get_ident = threading.get_ident
-
 __all__ = ["Expired", "expiry", "watchdog", "watched_read"]
 
 T = TypeVar("T")
@@ -43,7 +41,6 @@ class Watchdog:
         self._lock = threading.Lock()  # a C lock: taken around every read, it must be cheap
         self._cond = threading.Condition(self._lock)
         self._until: dict[socket.socket, float] = {}
-        self._owner: dict[socket.socket, int] = {}  # the thread waiting on each socket
         self._fired: set[socket.socket] = set()
         self._thread: threading.Thread | None = None
         self._wake = 0.0  # when the thread next looks at the deadlines
@@ -54,12 +51,10 @@ class Watchdog:
             # Atomic under the GIL, and the thread wakes before ``until`` anyway: it only ever
             # removes a socket it found expired, under the lock, and clear() takes the lock.
             self._until[sock] = until
-            self._owner[sock] = get_ident()  # interrupt() finds a thread's sockets by it
             return
         with self._lock:
             earlier = until < self._wake
             self._until[sock] = until
-            self._owner[sock] = get_ident()
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="g4f-core-watchdog", daemon=True
@@ -72,27 +67,10 @@ class Watchdog:
         """Stop watching ``sock``; True if the watchdog had already shut it down."""
         with self._lock:
             self._until.pop(sock, None)
-            self._owner.pop(sock, None)
             if sock in self._fired:
                 self._fired.discard(sock)
                 return True
             return False
-
-    def interrupt(self, thread: int) -> int:
-        """Shut down the sockets ``thread`` is waiting on now, as if their time had run out.
-
-        The gateway uses it to stop a call whose client left while the upstream is
-        silent. It acts once: later waits of the thread (a provider's clean-up) run.
-        """
-        with self._cond:
-            socks = [s for s, owner in self._owner.items() if owner == thread]
-            for sock in socks:
-                self._until.pop(sock, None)
-                del self._owner[sock]
-                self._fired.add(sock)
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-            return len(socks)
 
     def _run(self) -> None:
         while True:
@@ -102,7 +80,6 @@ class Watchdog:
                 for sock, until in list(self._until.items()):
                     if until <= now:
                         del self._until[sock]
-                        self._owner.pop(sock, None)
                         self._fired.add(sock)
                         with contextlib.suppress(OSError):  # already closed: nothing to stop
                             sock.shutdown(socket.SHUT_RDWR)
