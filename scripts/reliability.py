@@ -1,4 +1,4 @@
-"""Run the fault suite and write docs/reliability.md: each promise P1-P14 with its figure.
+"""Run the fault suite and write docs/reliability.md: each promise P1-P15 with its figure.
 
     .venv/bin/python scripts/reliability.py            # writes docs/reliability.md
     .venv/bin/python scripts/reliability.py --output - # prints it instead
@@ -63,6 +63,10 @@ PROMISES: dict[str, tuple[str, str]] = {
         "every phase; overrun <= 250 ms",
     ),
     "P14": ("One server-sent event is bounded by max_line_bytes.", "refused; RSS growth < 32 MiB"),
+    "P15": (
+        "close() from another thread ends a blocked call at once.",
+        "reader ends and server sees the close <= 1 s",
+    ),
 }
 
 #: Catalogue rows, or parts of rows, that do not apply to g4f-core, and why.
@@ -329,6 +333,14 @@ def p14(rs: list[Record]) -> tuple[str, bool]:
     return "; ".join(parts) or "no figures", bool(rs) and all(r.get("passed") for r in rs)
 
 
+def p15(rs: list[Record]) -> tuple[str, bool]:
+    worst = max((float(r.get("server_saw_close_ms") or 0) for r in rs), default=0.0)
+    ended = max((float(r.get("reader_ended_ms") or 0) for r in rs), default=0.0)
+    text = f"scenarios passed {ok(rs)}; reader ended <= {ended:.0f} ms, "
+    text += f"close seen <= {worst:.0f} ms"
+    return text, bool(rs) and all(r.get("passed") for r in rs)
+
+
 FIGURES: dict[str, Callable[[list[Record]], tuple[str, bool]]] = {
     "P1": p1,
     "P2": p2,
@@ -344,6 +356,7 @@ FIGURES: dict[str, Callable[[list[Record]], tuple[str, bool]]] = {
     "P12": p12,
     "P13": p13,
     "P14": p14,
+    "P15": p15,
 }
 
 

@@ -1,4 +1,4 @@
-"""Figures for the reliability promises P1-P14, recorded by the fault tests.
+"""Figures for the reliability promises P1-P15, recorded by the fault tests.
 
 A test asks for the ``promise`` fixture and records what it measured::
 
@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 ENV = "G4F_RELIABILITY_LOG"
-PROMISES = tuple(f"P{n}" for n in range(1, 15))
+PROMISES = tuple(f"P{n}" for n in range(1, 16))
 _write_lock = threading.Lock()
 
 

@@ -3,7 +3,7 @@
 Each test points a provider at a loopback server (tests/rawserver.py) that misbehaves in
 one phase, and records the figure docs/reliability.md reports: P12 for cross-talk through
 the shared pool, P13 for the overrun of each phase, P14 for one event's memory (in a child
-process), P2 for error types.
+process), P15 for close() from another thread, P2 for error types.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import pytest
 from promises import Promises, consume, fault, phase, promise_fixture  # noqa: F401
 from rawserver import (
     CLOSE,
+    HOLD,
     LAST_CHUNK,
     RawServer,
     Request,
@@ -440,3 +441,54 @@ def test_a_reply_that_is_not_http_1_gets_a_precise_error_not_could_not_connect(
     assert isinstance(out.error, expected)
     assert words in str(out.error)
     assert "could not connect" not in str(out.error)
+
+
+# -- close() from another thread ends a blocked call at once -----------------------------
+
+STALLS: dict[str, list[Step]] = {
+    "chunked keep-alive": [head(), chunk(tgi_stream(" a", final=False)), HOLD],
+    "Connection: close": [
+        head(headers={"Connection": "close"}),
+        chunk(tgi_stream(" a", final=False)),
+        HOLD,
+    ],
+}
+
+
+@pytest.mark.parametrize("name", STALLS)
+def test_close_from_another_thread_ends_a_blocked_stream_and_the_server_sees_it_at_once(
+    h2o: Registry, name: str, promise: Promises
+) -> None:
+    got: list[str] = []
+    ended = threading.Event()
+    with RawServer(chat_ui_site([STALLS[name]]), lifetime=8) as site:
+        stream = g4f_core.stream(PROMPT, provider="H2o", base_url=site.url, timeout=5)
+
+        def read() -> None:
+            try:
+                got.extend(stream)
+            finally:
+                ended.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        site_up = time.monotonic() + 3
+        while not got and time.monotonic() < site_up:
+            time.sleep(0.005)
+        time.sleep(0.05)  # the reader is blocked in its next read now
+        began = time.monotonic()
+        stream.close()
+        stopped = ended.wait(3)
+        stopped_ms = (time.monotonic() - began) * 1000
+        generation = next(r for r in site.requests if "/conversation/" in r.path)
+        seen = site.wait_closed(generation.connection, 3)
+        closed_at = site.connection(generation.connection).closed_at
+    seen_ms = None if closed_at is None else round((closed_at - began) * 1000, 1)
+    promise("P15").record(
+        f"close() from another thread, {name} stream stalled",
+        reader_ended_ms=round(stopped_ms, 1),
+        server_saw_close_ms=seen_ms,
+        passed=stopped and seen and stopped_ms < 1000 and (seen_ms or 1e9) < 1000,
+    )
+    assert stopped and got == [" a"]
+    assert seen and seen_ms is not None and seen_ms < 1000
+    assert stopped_ms < 1000
