@@ -35,9 +35,10 @@ from g4f_core.errors import (
     ProviderTimeoutError,
     RateLimitError,
 )
+from g4f_core.outcomes import add_hint, not_an_exception, run_step, typed
 from g4f_core.planning import Candidate, Plan, context_for
 from g4f_core.progress import TextClock, text_clock
-from g4f_core.redaction import redact, safe_cause
+from g4f_core.redaction import safe_cause
 from g4f_core.transport.abort import Abort, abort_scope
 
 __all__ = ["ChatStream"]
@@ -166,11 +167,13 @@ def _drive(
     if started is None:
         started = time.monotonic()
     attempts: list[Attempt] = []
+    private = tuple(str(m["content"]) for m in plan.messages)
     for cand in plan.candidates:
         for number in range(1, plan.max_retries + 2):
             ctx = attrs.evolve(
                 context_for(cand.info, plan.framework, plan.registry.environ, started=started),
                 attempt=len(attempts) + 1,
+                private=private,
             )
             try:
                 progress.provider = cand.info.qualified_name
@@ -180,6 +183,7 @@ def _drive(
             except ProviderError as error:
                 if abort.aborted:
                     return  # closed while it ran: no error, no retry, no fallback
+                add_hint(error, cand.info, ctx, bool(progress.chunks))
                 error.partial_text = progress.text
                 attempts.append(Attempt(cand.info.qualified_name, error))
                 error.attempts = list(attempts)
@@ -226,6 +230,10 @@ def _attempt(
                 chunk = enter(step)  # each step runs in the attempt's context, entered not copied
             except StopIteration:
                 break
+            except (Exception, KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # noqa: BLE001 - the provider's, not the caller's stop
+                raise not_an_exception(exc) from safe_cause(exc)
             if not isinstance(chunk, str):
                 raise ProviderResponseError(
                     f"the provider yielded {type(chunk).__name__} instead of str"
@@ -251,7 +259,7 @@ def _attempt(
         if abort.aborted:
             outcome = "cancelled"  # the abort cut a wait: the caller asked for no more
             return
-        failure = run.run(_typed, exc, info.name, ctx)  # in the call: error bodies are bounded
+        failure = run.run(typed, exc, info.name, ctx)  # in the call: error bodies are bounded
         if failure is exc:
             raise
         raise failure from safe_cause(exc)
@@ -266,14 +274,17 @@ def _start(plan: Plan, cand: Candidate, run: contextvars.Context) -> Iterator[st
     """Call the provider in the attempt's context; its generator (or legacy str) as chunks."""
     messages = [dict(m) for m in plan.messages]  # providers may mutate their copy
     info = cand.info
-    source = run.run(info.create_completion, cand.model, messages, plan.stream, **cand.kwargs)
+    source: Any = run_step(
+        run, info.create_completion, cand.model, messages, plan.stream, **cand.kwargs
+    )
     if isinstance(source, str):  # legacy providers returned the whole text
         return iter((source,))
     if not hasattr(source, "__next__"):
         raise ProviderResponseError(
             f"_create_completion returned {type(source).__name__}; it must yield str chunks"
         )
-    return source
+    chunks: Iterator[str] = source
+    return chunks
 
 
 def _finished(
@@ -305,7 +316,9 @@ def _close(source: object, run: contextvars.Context, provider: str) -> None:
     close = getattr(source, "close", None)
     if close is not None:
         try:
-            run.run(close)
+            run_step(run, close)
+        except (KeyboardInterrupt, SystemExit):
+            raise
         except Exception as exc:  # noqa: BLE001 - a failed clean-up must not replace the outcome
             log.debug("%s: closing the provider raised %s", provider, type(exc).__name__)
 
@@ -314,42 +327,6 @@ def _event(cand: Candidate, plan: Plan, ctx: CallContext) -> Any:
     from g4f_core.plugins.hookspecs import CallEvent
 
     return CallEvent(cand.info.qualified_name, cand.model, plan.stream, ctx.attempt)
-
-
-def _typed(exc: Exception, provider: str, ctx: CallContext) -> G4FError:
-    """The error tree's view of what an attempt raised (g4f-core errors pass unchanged)."""
-    if isinstance(exc, ProviderError):
-        exc.provider = exc.provider or provider  # authors need not name themselves
-        return exc
-    if isinstance(exc, G4FError):
-        return exc
-    failure = _wrap(exc, provider)
-    if isinstance(failure, ProviderError):
-        redact(failure, ctx.auth)
-    return failure
-
-
-def _wrap(exc: Exception, provider: str) -> G4FError:
-    module = type(exc).__module__.split(".")[0]
-    if module in ("requests", "urllib3"):  # a bad URL or header: the request's fault
-        from g4f_core.transport.translate import refused_request
-
-        refused = refused_request(exc, provider)
-        if refused is not None:
-            return refused
-    if isinstance(exc, ValueError):  # e.g. response.json() on a reply that is not JSON
-        return ProviderResponseError(
-            f"the provider could not read the reply ({type(exc).__name__})", provider=provider
-        )
-    if module in ("requests", "urllib3") or isinstance(exc, OSError):
-        from g4f_core.transport.translate import translate
-
-        return translate(exc, provider)
-    # Only the class name: the exception's text may quote the prompt or reply.
-    return ProviderResponseError(
-        f"the provider failed with {type(exc).__name__}; set G4F_CORE_DEBUG=1 for the traceback",
-        provider=provider,
-    )
 
 
 def _retry_delay(

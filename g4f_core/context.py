@@ -13,12 +13,13 @@ import re
 import time
 from collections.abc import Mapping
 from contextvars import ContextVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
 
 from g4f_core.errors import InvalidRequestError, ProviderTimeoutError
-from g4f_core.options import FALSE_WORDS
+from g4f_core.options import FALSE_WORDS, FRAMEWORK_OPTIONS
 from g4f_core.options import FRAMEWORK_DEFAULTS as DEFAULTS
 
 __all__ = [
@@ -29,7 +30,12 @@ __all__ = [
     "env_flag",
     "env_name",
     "max_retries",
+    "parse_setting",
+    "setting",
 ]
+
+#: The numeric framework options, each read only through :func:`setting`.
+_SETTINGS = {opt.name: opt for opt in FRAMEWORK_OPTIONS if opt.type in (int, float)}
 
 
 def env_name(provider: str, suffix: str) -> str:
@@ -43,48 +49,33 @@ def env_flag(key: str, environ: Mapping[str, str] | None = None) -> bool:
     return env.get(key, "").strip().lower() not in {"", *FALSE_WORDS}
 
 
-def _env_number(environ: Mapping[str, str], key: str) -> float | None:
-    raw = environ.get(key, "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InvalidRequestError(f"{key}={raw!r} is not a number of seconds") from None
-    if value <= 0:
-        raise InvalidRequestError(f"{key} must be positive")
-    return value
+def setting(name: str, options: Mapping[str, object], env: Mapping[str, str]) -> Any:
+    """A numeric framework setting: the call's value, else ``G4F_CORE_<NAME>``, else the default.
+
+    The one place these numbers are read, wherever they come from: each is checked
+    against its declared range (``FRAMEWORK_OPTIONS``), so ``inf``, ``nan``, ``1e10`` or a
+    negative count is an :class:`InvalidRequestError` naming its source, before any I/O.
+    A value of None means "not given".
+    """
+    opt = _SETTINGS[name]
+    value = options.get(name)
+    if value is not None:
+        return opt.check(value, where="")
+    variable = f"G4F_CORE_{name.upper()}"
+    raw = env.get(variable, "").strip()
+    if raw:
+        return opt.parse(raw, label=variable)
+    return opt.default
 
 
-def _positive(options: Mapping[str, object], key: str) -> float | None:
-    value = options.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise InvalidRequestError(f"option {key!r} must be a positive number")
-    return value
-
-
-def _limit(options: Mapping[str, object], env: Mapping[str, str], key: str) -> int:
-    value = _positive(options, key) or _env_number(env, f"G4F_CORE_{key.upper()}")
-    return int(value or DEFAULTS[key])
+def parse_setting(name: str, text: str, *, label: str) -> Any:
+    """A numeric framework setting written as text (a CLI flag), checked like any other."""
+    return _SETTINGS[name].parse(text, label=label)
 
 
 def max_retries(options: Mapping[str, object], env: Mapping[str, str]) -> int:
     """``max_retries`` from the call, else ``G4F_CORE_MAX_RETRIES``, else the default."""
-    value = options.get("max_retries")
-    if value is None:
-        raw = env.get("G4F_CORE_MAX_RETRIES", "").strip()
-        if not raw:
-            return int(DEFAULTS["max_retries"])
-        try:
-            value = int(raw)
-        except ValueError:
-            raise InvalidRequestError(
-                f"G4F_CORE_MAX_RETRIES={raw!r} is not a whole number"
-            ) from None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidRequestError("option 'max_retries' must be a whole number, 0 or more")
+    value: int = setting("max_retries", options, env)
     return value
 
 
@@ -176,6 +167,8 @@ class CallContext:
     max_line_bytes: int = DEFAULTS["max_line_bytes"]
     max_reply_bytes: int = DEFAULTS["max_reply_bytes"]
     attempt: int = 1
+    #: The call's message contents: quoted upstream text is scrubbed of them (redaction.py).
+    private: tuple[str, ...] = attrs.field(default=(), repr=False, eq=False)
     auth_scheme: str = attrs.field(default="bearer", repr=False)
     auth_env: str | None = attrs.field(default=None, repr=False)
     #: The setting the credential came from ("auth=", "G4F_CORE_X_AUTH", the auth_env name).
@@ -195,8 +188,8 @@ class CallContext:
     ) -> CallContext:
         """Merge call options over environment over defaults; checked, before any I/O."""
         env = os.environ if environ is None else environ
-        timeout = _positive(options, "timeout") or _env_number(env, "G4F_CORE_TIMEOUT")
-        deadline = _positive(options, "deadline") or _env_number(env, "G4F_CORE_DEADLINE")
+        timeout = setting("timeout", options, env)
+        deadline = setting("deadline", options, env)
         base_url = _text(options, "base_url") or env.get(env_name(provider, "URL")) or declared_url
         if base_url is not None:
             base_url = base_url.rstrip("/")
@@ -216,13 +209,13 @@ class CallContext:
         return cls(
             provider=provider,
             base_url=base_url,
-            timeout=timeout or float(DEFAULTS["timeout"]),
+            timeout=float(timeout),
             deadline_at=start + deadline if deadline else None,
             proxy=_proxy(_text(options, "proxy")),
             auth=_checked_credential(auth, auth_from),
             ca_bundle=_ca_bundle(_text(options, "ca_bundle")),
-            max_line_bytes=_limit(options, env, "max_line_bytes"),
-            max_reply_bytes=_limit(options, env, "max_reply_bytes"),
+            max_line_bytes=setting("max_line_bytes", options, env),
+            max_reply_bytes=setting("max_reply_bytes", options, env),
             auth_scheme=auth_scheme,
             auth_env=auth_env,
             auth_from=auth_from,

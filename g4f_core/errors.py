@@ -114,6 +114,8 @@ class ProviderError(G4FError):
         self.provider = provider
         self.partial_text = ""
         self.attempts: list[Attempt] = []
+        #: True when g4f-core had to remove the call's prompt or credential from the message.
+        self.masked = False
 
     @property
     def message(self) -> str:

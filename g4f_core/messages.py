@@ -45,5 +45,21 @@ def normalize_messages(messages: object) -> list[Message]:
             raise InvalidRequestError(
                 f"{where}.content must be a str, not {type(content).__name__}"
             )
+        _check_text(content, f"{where}.content")
         checked.append(dict(message))
     return checked
+
+
+def _check_text(content: str, where: str) -> None:
+    """Refuse a lone surrogate: it cannot be sent as UTF-8, and would fail as a "connection" error.
+
+    Such text comes from bytes decoded with ``surrogateescape`` (a non-UTF-8 argv or file)
+    or a JSON ``\\ud800`` escape; the message names the position, never the text.
+    """
+    try:
+        content.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidRequestError(
+            f"{where} holds a lone surrogate (U+{ord(content[exc.start]):04X}) at character "
+            f"{exc.start}: text must be valid Unicode (decode bytes as UTF-8 first)"
+        ) from None

@@ -33,6 +33,9 @@ _TYPES: dict[type, str] = {bool: "bool", int: "int", float: "float", str: "str",
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
+DAY = 86400  # seconds: the longest timeout or deadline
+GIB = 1 << 30  # bytes: the largest line or reply limit
+
 #: What ``Option.type`` may be: one of these, or a tuple of them (``(str, list)``: either).
 OptionType = type | tuple[type, ...]
 
@@ -123,25 +126,35 @@ class Option:
             entry["openai"] = list(self.openai)
         return entry
 
-    def check(self, value: Any, *, where: str) -> Any:
-        """Return ``value`` if it fits the declared type and limits (ints pass for floats)."""
+    def check(self, value: Any, *, where: str, label: str | None = None) -> Any:
+        """Return ``value`` if it fits the declared type and limits (ints pass for floats).
+
+        ``label`` names the value's source in messages (``--timeout``,
+        ``G4F_CORE_TIMEOUT``) instead of ``option 'timeout'``.
+        """
         if value is None and self.default is None:
             return None
+        who = label or f"option {self.name!r}"
         for kind in _kinds(self.type):
             ok, converted = _fits(kind, value)
             if ok:
-                self._check_limits(converted, where)
+                self._check_limits(converted, where, who)
                 return converted
-        article = "a list of str" if self.type is list else f"a finite {self.type_name}"
-        raise InvalidRequestError(
-            f"{where}option {self.name!r} must be {article}, not {type(value).__name__}"
-        )
+        if isinstance(value, float) and not math.isfinite(value) and float in _kinds(self.type):
+            raise InvalidRequestError(f"{where}{who} must be a finite number, not {value!r}")
+        article = "a list of str" if self.type is list else _a(self.type_name)
+        if self.type is float:
+            article = "a finite float"
+        raise InvalidRequestError(f"{where}{who} must be {article}, not {type(value).__name__}")
 
-    def _check_limits(self, value: Any, where: str) -> None:
+    def _check_limits(self, value: Any, where: str, who: str) -> None:
+        if isinstance(value, str) and not _is_text(value):
+            raise InvalidRequestError(
+                f"{where}{who} holds a lone surrogate: it must be valid Unicode text"
+            )
         if self.choices is not None and value not in self.choices:
             raise InvalidRequestError(
-                f"{where}option {self.name!r} must be one of "
-                + ", ".join(repr(c) for c in self.choices)
+                f"{where}{who} must be one of " + ", ".join(repr(c) for c in self.choices)
             )
         if not _is_number(value):
             return
@@ -154,12 +167,16 @@ class Option:
         for bound, holds, sign in tests:
             if bound is not None and not holds:
                 raise InvalidRequestError(
-                    f"{where}option {self.name!r} must be {sign} {bound:g} (declared "
-                    f"{self.limits}); got {value:g}"
+                    f"{where}{who} must be {sign} {bound:g} (allowed: {self.limits}); got {value:g}"
                 )
 
-    def parse(self, text: str) -> Any:
-        """Turn command-line text into a value of the declared type."""
+    def parse(self, text: str, *, label: str | None = None) -> Any:
+        """Turn command-line (or environment) text into a checked value of the declared type.
+
+        Text that reads as the type but breaks a limit gets the limit's message, not
+        "cannot read": ``--timeout -1`` is a number, only not an allowed one.
+        """
+        who = label or f"option {self.name!r}"
         kinds = _kinds(self.type)
         if list in kinds and text.lstrip().startswith("["):
             try:
@@ -167,20 +184,37 @@ class Option:
             except (ValueError, RecursionError):
                 value = None
             if not isinstance(value, list):
-                raise InvalidRequestError(
-                    f"option {self.name!r}: {text!r} is not a JSON list of strings"
-                )
-            return self.check(value, where="")
+                raise InvalidRequestError(f"{who}: {_quoted(text)} is not a JSON list of strings")
+            return self.check(value, where="", label=label)
+        refused: InvalidRequestError | None = None
         for kind in kinds:
             try:
                 value = _parse(kind, text)
             except ValueError:
                 continue
-            if _fits(kind, value)[0]:  # NaN reads as a float but fits none
-                return self.check(value, where="")  # a value out of range says so
+            try:
+                return self.check(value, where="", label=label)
+            except InvalidRequestError as exc:
+                refused = refused or exc
+        if refused is not None:
+            raise refused
         raise InvalidRequestError(
-            f"option {self.name!r} takes {_a(self.type_name)}; cannot read {text!r} as one"
+            f"{who} takes {_a(self.type_name)}; cannot read {_quoted(text)} as one"
         ) from None
+
+
+def _quoted(text: str, limit: int = 40) -> str:
+    """Command-line text quoted in a message: short, and printable."""
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` is valid Unicode: no lone surrogate, so it can be sent as UTF-8."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _a(type_name: str) -> str:
@@ -273,17 +307,32 @@ def check_options(
 
 
 #: Options every call accepts, whatever the provider; they shape the transport, not the request.
+#: The numeric ones declare the only ranges they may take, from a call, the environment
+#: (``G4F_CORE_<NAME>``) or the command line alike (README.md, "Settings").
 #: Their defaults here are the framework's only defaults (``G4F_CORE_<OPTION>`` overrides them).
 FRAMEWORK_OPTIONS: tuple[Option, ...] = (
-    Option("timeout", float, 30.0, "seconds any single wait may take (connect, first byte, gap)"),
-    Option("deadline", float, None, "seconds the whole call may take, stream included"),
+    Option(
+        "timeout",
+        float,
+        30.0,
+        "seconds any single wait may take (connect, first byte, gap)",
+        gt=0,
+        le=DAY,
+    ),
+    Option(
+        "deadline", float, None, "seconds the whole call may take, stream included", gt=0, le=DAY
+    ),
     Option("base_url", str, None, "the provider's endpoint instead of its declared url"),
     Option("proxy", str, None, "proxy URL for this call"),
     Option("auth", str, None, "credential for providers that need one"),
-    Option("max_retries", int, 2, "retries before the first token"),
+    Option("max_retries", int, 2, "retries before the first token", ge=0, le=20),
     Option("ca_bundle", str, None, "CA bundle file to verify TLS against"),
-    Option("max_line_bytes", int, 1 << 20, "largest single line the stream may carry"),
-    Option("max_reply_bytes", int, 64 << 20, "largest reply body the stream may carry"),
+    Option(
+        "max_line_bytes", int, 1 << 20, "largest single line the stream may carry", ge=1, le=GIB
+    ),
+    Option(
+        "max_reply_bytes", int, 64 << 20, "largest reply body the stream may carry", ge=1, le=GIB
+    ),
 )
 
 #: name -> default of every framework option.

@@ -1,4 +1,4 @@
-"""Run the fault suite and write docs/reliability.md: each promise P1-P15 with its figure.
+"""Run the fault suite and write docs/reliability.md: each promise P1-P16 with its figure.
 
     .venv/bin/python scripts/reliability.py            # writes docs/reliability.md
     .venv/bin/python scripts/reliability.py --output - # prints it instead
@@ -35,6 +35,11 @@ FAULT_FILES = (
     "tests/test_faults_input.py",
     "tests/test_faults_plugins.py",
     "tests/test_faults_lifecycle.py",
+    "tests/test_faults_hostile_plugins.py",
+    "tests/test_faults_numbers.py",
+    "tests/test_faults_secrets.py",
+    "tests/test_faults_wrong_errors.py",
+    "tests/test_faults_state.py",
     "tests/test_faults_phases.py",
 )
 ENV = "G4F_RELIABILITY_LOG"
@@ -53,17 +58,18 @@ PROMISES: dict[str, tuple[str, str]] = {
     "P8": ("Resources stay bounded.", "heap < 3x limit; CPU < 1 s; read <= limit + 64 KiB"),
     "P9": ("Retries are bounded and correct.", "all scenarios pass; 0 after first token"),
     "P10": ("Bad input fails fast and locally.", "0 connections; all name the field"),
-    "P11": ("It is safe under threads.", "0 cross-talk; 0 errors; 1 discovery"),
-    "P12": (
+    "P11": ("It is safe under threads.", "0 cross-talk; 0 errors; 1 discovery; 0 hung children"),
+    "P12": ("State shared between processes loses nothing.", "all records kept; 0 torn"),
+    "P13": (
         "Interim (1xx) replies are skipped; no pooled connection carries an earlier reply.",
         "0 cross-talk",
     ),
-    "P13": (
+    "P14": (
         "Every phase of a call ends within its deadline.",
         "every phase; overrun <= 250 ms",
     ),
-    "P14": ("One server-sent event is bounded by max_line_bytes.", "refused; RSS growth < 32 MiB"),
-    "P15": (
+    "P15": ("One server-sent event is bounded by max_line_bytes.", "refused; RSS growth < 32 MiB"),
+    "P16": (
         "close() from another thread ends a blocked call at once.",
         "reader ends and server sees the close <= 1 s",
     ),
@@ -101,7 +107,7 @@ NOT_APPLICABLE: tuple[tuple[str, str], ...] = (
         "F20, F22 (a separate no-progress timer)",
         "no separate setting: `timeout` is the idle limit (keep-alive comments never reset it) "
         "and, inside a call, the no-text limit too (events without text never reset that one; "
-        "P13, tested).",
+        "P14, tested).",
     ),
 )
 
@@ -217,10 +223,12 @@ def p5(rs: list[Record]) -> tuple[str, bool]:
     broken, broken_all = total(counted, "broken_reported"), total(counted, "broken_expected")
     errors = total(counted, "discovery_exceptions")
     stray = total(rs, "stray_loaded")
+    hostile = [r for r in counted if "hostile" in str(r.get("scenario"))]
     text = (
         f"good plugins loaded {good}/{good_all}; broken plugins reported {broken}/{broken_all} "
-        f"with reason; discovery exceptions {errors}; stray working-directory plugins loaded "
-        f"{stray}"
+        f"with reason (hostile attributes: {total(hostile, 'broken_reported')}/"
+        f"{total(hostile, 'broken_expected')}); discovery exceptions {errors}; stray "
+        f"working-directory plugins loaded {stray}"
     )
     return text, good == good_all and broken == broken_all and errors == 0 and stray == 0
 
@@ -289,41 +297,54 @@ def p9(rs: list[Record]) -> tuple[str, bool]:
 def p10(rs: list[Record]) -> tuple[str, bool]:
     connections = total(rs, "connections")
     named = [r for r in rs if "names_field" in r]
+    numbers = [r for r in rs if "bad number" in str(r.get("scenario"))]
     text = (
-        f"invalid inputs {len(rs)}; connections opened {connections}; messages naming "
-        f"index/field {sum(bool(r.get('names_field')) for r in named)}/{len(named)}"
+        f"invalid inputs {len(rs)} (bad numbers from calls, environment and CLI: "
+        f"{ok(numbers)} refused); connections opened {connections}; messages naming "
+        f"index/field/source {sum(bool(r.get('names_field')) for r in named)}/{len(named)}"
     )
     return text, bool(rs) and connections == 0 and all(r.get("passed") for r in rs)
 
 
 def p11(rs: list[Record]) -> tuple[str, bool]:
-    rs = [r for r in rs if "threads" in r]  # the threads-and-calls stress
-    if not rs:
+    threads = [r for r in rs if "threads" in r]
+    forks = [r for r in rs if "hung" in r]
+    if not threads:
         return "no figures", False
-    r = rs[0]
+    r = threads[0]
+    hung = total(forks, "hung")
     text = (
         f"threads x calls {r['threads']}x{int(r['calls']) // int(r['threads'])} "
         f"({r['completed']} completed); cross-talk {r['cross_talk']}; errors {r['errors']}; "
-        f"discovery runs {r['discovery_runs']}; pool-full warnings {r['pool_full_warnings']}"
+        f"discovery runs {r['discovery_runs']}; pool-full warnings {r['pool_full_warnings']}; "
+        f"children forked during discovery hung {hung}/{len(forks)}"
     )
-    good = r["cross_talk"] == 0 and r["errors"] == 0 and r["discovery_runs"] == 1
+    good = r["cross_talk"] == 0 and r["errors"] == 0 and r["discovery_runs"] == 1 and not hung
     return text, bool(good)
 
 
 def p12(rs: list[Record]) -> tuple[str, bool]:
+    kept, expected = total(rs, "kept"), total(rs, "expected")
+    torn = total(rs, "torn") + total(rs, "leftovers")
+    parts = [f"{short(r['scenario'])}: kept {r.get('kept')}/{r.get('expected')}" for r in rs]
+    text = "; ".join(parts) + f"; torn or stray files {torn}" if rs else "no figures"
+    return text, bool(rs) and kept == expected and torn == 0 and all(r.get("passed") for r in rs)
+
+
+def p13(rs: list[Record]) -> tuple[str, bool]:
     cross = total(rs, "cross_talk")
     return f"scenarios passed {ok(rs)}; cross-talk {cross}", bool(rs) and cross == 0 and all(
         r.get("passed") for r in rs
     )
 
 
-def p13(rs: list[Record]) -> tuple[str, bool]:
+def p14(rs: list[Record]) -> tuple[str, bool]:
     worst = max((float(r.get("overrun_ms") or 0) for r in rs), default=0.0)
     good = bool(rs) and all(r.get("passed") for r in rs) and worst <= SLACK_MS
     return f"phases passed {ok(rs)}; worst overrun {worst:.0f} ms (each below)", good
 
 
-def p14(rs: list[Record]) -> tuple[str, bool]:
+def p15(rs: list[Record]) -> tuple[str, bool]:
     parts = [
         f"{int(r['rss_growth_kib']) / 1024:.1f} MiB RSS growth, peak heap "
         f"{int(r['peak_heap_bytes']) >> 10} KiB for a {int(r['limit_bytes']) >> 10} KiB limit"
@@ -333,7 +354,7 @@ def p14(rs: list[Record]) -> tuple[str, bool]:
     return "; ".join(parts) or "no figures", bool(rs) and all(r.get("passed") for r in rs)
 
 
-def p15(rs: list[Record]) -> tuple[str, bool]:
+def p16(rs: list[Record]) -> tuple[str, bool]:
     worst = max((float(r.get("server_saw_close_ms") or 0) for r in rs), default=0.0)
     ended = max((float(r.get("reader_ended_ms") or 0) for r in rs), default=0.0)
     text = f"scenarios passed {ok(rs)}; reader ended <= {ended:.0f} ms, "
@@ -357,6 +378,7 @@ FIGURES: dict[str, Callable[[list[Record]], tuple[str, bool]]] = {
     "P13": p13,
     "P14": p14,
     "P15": p15,
+    "P16": p16,
 }
 
 
@@ -497,7 +519,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         target = ROOT / args.output
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(document, encoding="utf-8")
-        print(f"wrote {target.relative_to(ROOT)}: {len(records)} records")
+        shown = target.relative_to(ROOT) if target.is_relative_to(ROOT) else target
+        print(f"wrote {shown}: {len(records)} records")
     return code
 
 

@@ -1,4 +1,4 @@
-"""Figures for the reliability promises P1-P15, recorded by the fault tests.
+"""Figures for the reliability promises P1-P16, recorded by the fault tests.
 
 A test asks for the ``promise`` fixture and records what it measured::
 
@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 ENV = "G4F_RELIABILITY_LOG"
-PROMISES = tuple(f"P{n}" for n in range(1, 16))
+PROMISES = tuple(f"P{n}" for n in range(1, 17))
 _write_lock = threading.Lock()
 
 
@@ -179,9 +179,9 @@ def hang(promises: Promises, scenario: str, limit: float, elapsed: float) -> flo
 
 
 def phase(promises: Promises, scenario: str, limit: float, elapsed: float) -> float:
-    """P13: how far past its deadline a call ran with one phase misbehaving (0 if none)."""
+    """P14: how far past its deadline a call ran with one phase misbehaving (0 if none)."""
     overrun = max(0.0, elapsed - limit)
-    promises("P13").record(
+    promises("P14").record(
         scenario,
         limit_s=round(limit, 3),
         elapsed_s=round(elapsed, 3),

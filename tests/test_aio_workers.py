@@ -230,7 +230,7 @@ def test_the_bound_comes_from_the_environment_when_the_pool_is_made(
         workers_module._set_pool(old)
 
 
-@pytest.mark.parametrize("value", ["0", "-2", "1.5", "many"])
+@pytest.mark.parametrize("value", ["0", "-2", "1.5", "many", "inf", "1e9", "100000"])
 def test_a_bad_bound_is_an_invalid_request(value: str) -> None:
     with pytest.raises(InvalidRequestError, match="G4F_CORE_ASYNC_WORKERS"):
         workers_module.read_limit({"G4F_CORE_ASYNC_WORKERS": value})

@@ -16,8 +16,10 @@ import pytest
 from plugin_kit import make_dist, provider_source
 
 from g4f_core import cli
+from g4f_core.kit import checks as checks_store
 from g4f_core.plugins.registry import Registry
 from g4f_core.testing import CHECKS
+from g4f_core.testing.report import PASS, Check, Report
 
 UNREACHABLE = {"G4F_CORE_H2O_URL": "http://127.0.0.1:9"}
 
@@ -168,17 +170,41 @@ def test_a_check_is_recorded_and_shown_by_providers(state: Path) -> None:
         "skipped": 4,
         "failed_checks": ["endpoint"],
         "version": "0.1.0",
+        "install": checks_store.install_of(registry.get("H2o")),
     }
     _, out, _ = run(registry, "providers")
     header, row = rows(out)[:2]
     assert header[-1] == "LAST CHECK"
     assert re.fullmatch(r"fail live \d{4}-\d\d-\d\d \d\d:\d\dZ", row[-1])
-    assert (state / "checks.json").is_file()
+    assert len(list((state / "checks").glob("g4f-core_H2o-*.json"))) == 1
+
+
+def test_the_install_a_check_came_from_is_shown_and_others_are_ignored(state: Path) -> None:
+    registry = own(UNREACHABLE)
+    info = registry.get("H2o")
+    assert run(registry, "check", "H2o")[0] == 1
+    _, out, _ = run(registry, "show", "H2o")
+    [line] = [row for row in out.splitlines() if row.startswith("last check")]
+    assert line.endswith(f"from {checks_store.install_of(info)}")
+    assert "providers" in info.module.__file__  # type: ignore[attr-defined]
+    # The same provider checked by another clone on this machine, sharing the cache folder:
+    report = Report("H2o", "emulator", (Check("declarations", PASS, ""),), None, "g4f-core", "0.1")
+    checks_store.record(report, install="/elsewhere/clone/providers (python /elsewhere/.venv)")
+    assert len(checks_store.records()) == 2
+    _, out, _ = run(registry, "providers", "--json")
+    [h2o] = json.loads(out)["providers"]
+    assert (h2o["last_check"]["outcome"], h2o["last_check"]["mode"]) == ("fail", "live")
+    here = checks_store.install_of(info)
+    [mine] = [p for p in (state / "checks").glob("*.json") if json.dumps(here) in p.read_text()]
+    mine.unlink()
+    _, out, _ = run(registry, "providers", "--json")
+    assert json.loads(out)["providers"][0]["last_check"] is None  # only the other one's is left
 
 
 def test_a_damaged_record_reads_as_never_checked(state: Path) -> None:
-    state.mkdir()
-    (state / "checks.json").write_text("{not json")
+    assert run(own(UNREACHABLE), "check", "H2o")[0] == 1
+    for path in (state / "checks").iterdir():
+        path.write_text("{not json")
     code, out, _ = run(own(), "providers", "--json")
     assert code == 0
     assert json.loads(out)["providers"][0]["last_check"] is None

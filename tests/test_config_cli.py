@@ -275,8 +275,8 @@ def test_chat_with_an_option_out_of_range_sends_nothing(
     emu: Registry, emulator: OpenAIEmulator
 ) -> None:
     code, _, err = run(emu, "chat", "-p", "Emu", "-o", "temperature=9", "Hi")
-    assert code == 1
-    assert err == "error: option 'temperature' must be <= 2 (declared >= 0, <= 2); got 9\n"
+    assert code == 2  # refused before any I/O
+    assert err == "error: option 'temperature' must be <= 2 (allowed: >= 0, <= 2); got 9\n"
     assert emulator.requests == []
 
 

@@ -104,6 +104,12 @@ CASES: dict[str, Case] = {
     "content-none": case("F28", Bad, "messages[0].content", "NoneType", messages=[user(None)]),
     "content-dict": case("F28", Bad, "messages[0].content", "dict", messages=[user({"a": 1})]),
     "content-bytes": case("F28", Bad, "messages[0].content", "bytes", messages=[user(b"x")]),
+    "content-lone-surrogate": case(
+        "F28", Bad, "messages[0].content", "lone surrogate", messages=[user("ok \ud800")]
+    ),
+    "content-escaped-bytes": case(
+        "F28", Bad, "messages[1].content", "lone surrogate", messages=[GOOD, user("\udcff\udcfe")]
+    ),
     "content-parts": case(
         "F28", Bad, "messages[0].content", "list", messages=[user([{"type": "text", "text": "x"}])]
     ),
@@ -144,6 +150,7 @@ CASES: dict[str, Case] = {
     "retries-negative": case("F34", Bad, "'max_retries'", max_retries=-1),
     "retries-bool": case("F34", Bad, "'max_retries'", max_retries=True),
     "base-url-scheme": case("F34", Bad, "http://", base_url="ftp://127.0.0.1/"),
+    "auth-lone-surrogate": case("F34", Bad, "'auth'", "lone surrogate", auth="key\udc80"),
 }
 
 

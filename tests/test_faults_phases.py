@@ -1,9 +1,9 @@
 """Interim responses, every phase of a call bounded by its deadline, and the event size limit.
 
 Each test points a provider at a loopback server (tests/rawserver.py) that misbehaves in
-one phase, and records the figure docs/reliability.md reports: P12 for cross-talk through
-the shared pool, P13 for the overrun of each phase, P14 for one event's memory (in a child
-process), P15 for close() from another thread, P2 for error types.
+one phase, and records the figure docs/reliability.md reports: P13 for cross-talk through
+the shared pool, P14 for the overrun of each phase, P15 for one event's memory (in a child
+process), P16 for close() from another thread, P2 for error types.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def test_a_103_early_hints_is_skipped_and_the_next_caller_through_the_pool_gets_
         two = consume(raw(site.url, max_retries=0))
         reused = len({r.connection for r in site.requests})
     ok = one.text == "first" and two.text == "second"
-    promise("P12").record(
+    promise("P13").record(
         "103 Early Hints, then a second call through the shared pool",
         first=one.text,
         second=two.text,
@@ -126,7 +126,7 @@ def test_a_reply_abandoned_mid_body_never_goes_back_to_the_pool(
         time.sleep(0.3)  # the rest of the first body is on the wire by now
         two = consume(raw(site.url, max_retries=0))
         connections = len({r.connection for r in site.requests})
-    promise("P12").record(
+    promise("P13").record(
         "a reply abandoned mid-body, then a second call",
         second=two.text,
         cross_talk=0 if two.text == "own" else 1,
@@ -346,7 +346,7 @@ def test_one_event_of_many_short_data_lines_is_refused_past_the_line_limit_in_bo
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     limit = 65536
-    promise("P14").record(
+    promise("P15").record(
         "one 60 MiB event of short data lines, max_line_bytes 64 KiB (child process)",
         limit_bytes=limit,
         peak_heap_bytes=result["peak"],
@@ -483,7 +483,7 @@ def test_close_from_another_thread_ends_a_blocked_stream_and_the_server_sees_it_
         seen = site.wait_closed(generation.connection, 3)
         closed_at = site.connection(generation.connection).closed_at
     seen_ms = None if closed_at is None else round((closed_at - began) * 1000, 1)
-    promise("P15").record(
+    promise("P16").record(
         f"close() from another thread, {name} stream stalled",
         reader_ended_ms=round(stopped_ms, 1),
         server_saw_close_ms=seen_ms,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,7 +15,8 @@ import openai
 import pytest
 from plugin_kit import provider_source
 
-from g4f_core import Registry, cli
+from g4f_core import InvalidRequestError, Registry, cli
+from g4f_core.gateway import make_gateway
 from g4f_core.kit import checks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +30,7 @@ def run(argv: list[str], registry: Registry | None = None) -> tuple[int, str, st
 
 def test_serving_beyond_loopback_without_a_key_is_refused_before_binding() -> None:
     code, _, err = run(["serve", "--host", "0.0.0.0", "--port", "0"])
-    assert code == 1
+    assert code == 2  # refused before any I/O: the flags ask for what may not be done
     assert err.startswith("error: refusing to serve on 0.0.0.0")
     assert "--api-key" in err and "G4F_CORE_API_KEY" in err
     assert len(err.strip().splitlines()) == 1
@@ -37,7 +39,58 @@ def test_serving_beyond_loopback_without_a_key_is_refused_before_binding() -> No
 @pytest.mark.parametrize("origin", ["*", "example.org"])
 def test_a_cors_origin_that_is_not_exact_is_one_error_line(origin: str) -> None:
     code, _, err = run(["serve", "--port", "0", "--cors-origin", origin])
-    assert code == 1 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [
+        ("--port", "99999", "--port must be <= 65535"),
+        ("--port", "-1", "--port must be >= 0"),
+        ("--port", "http", "--port takes an int"),
+        ("--max-streams", "0", "--max-streams must be >= 1"),
+        ("--max-streams", "1e9", "--max-streams takes an int"),
+        ("--max-streams", "100000", "--max-streams must be <= 4096"),
+        ("--max-streams", "2.5", "--max-streams takes an int"),
+    ],
+)
+def test_a_bad_port_or_max_streams_is_one_error_line_and_exit_2(
+    flag: str, value: str, says: str
+) -> None:
+    code, out, err = run(["serve", f"{flag}={value}"])
+    assert (code, out) == (2, "")
+    assert err.startswith(f"error: {says}"), err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("G4F_CORE_MAX_STREAMS", "inf", "G4F_CORE_MAX_STREAMS takes an int"),
+        ("G4F_CORE_MAX_STREAMS", "-3", "G4F_CORE_MAX_STREAMS must be >= 1"),
+        ("G4F_CORE_MAX_BODY_BYTES", "10", "G4F_CORE_MAX_BODY_BYTES must be >= 1024"),
+    ],
+)
+def test_a_bad_number_in_the_gateways_environment_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, says: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    code, out, err = run(["serve", "--port", "0"])
+    assert (code, out) == (2, "")
+    assert err.startswith(f"error: {says}"), err
+    with pytest.raises(InvalidRequestError, match=variable):  # and under gunicorn alike
+        make_gateway(Registry([], environ={}))
+
+
+def test_a_busy_port_is_one_error_line_and_exit_1() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = run(["serve", "--port", str(port)])
+    assert (code, out) == (1, "")
+    assert err.startswith(f"error: cannot serve on 127.0.0.1:{port}: "), err
+    assert err.count("\n") == 1
 
 
 def test_a_missing_serve_extra_is_one_clear_error_line() -> None:
@@ -68,7 +121,8 @@ def test_providers_endpoint_has_the_shape_of_providers_json(
     registry = install(Alpha=provider_source(models=("a1", "a2")))
     from g4f_core.testing.report import Report
 
-    checks.record(Report("Alpha", "emulator", (), distribution="alpha-dist", version="1.0"))
+    report = Report("Alpha", "emulator", (), distribution="alpha-dist", version="1.0")
+    checks.record(report, install=checks.install_of(registry.get("Alpha")))
     _, listing, _ = run(["providers", "--json"], registry)
     with served(registry) as server:
         served_doc = raw(server, "GET", "/v1/providers").json()

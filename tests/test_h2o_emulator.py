@@ -453,18 +453,32 @@ def test_absent_return_full_text_follows_the_text_generation_pipeline_default(
     assert received[-1]["generated_text"].startswith("<|prompt|>")
 
 
+def stored_messages(emulator: H2oEmulator, conversation: str, count: int) -> bool:
+    """Whether the conversation holds ``count`` messages within 5 s (it is saved last)."""
+    ends = time.monotonic() + 5.0
+    while len(emulator.conversations[conversation].messages) < count:
+        if time.monotonic() >= ends:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def test_later_messages_see_the_conversation_history_in_the_prompt(
     emulator: H2oEmulator, client: Client
 ) -> None:
     emulator.faults.script = [" Hi"]
     conversation = open_conversation(client, emulator)
     generate(client, emulator, conversation, body(inputs="one"))
+    # chat-ui stores the exchange while (or after) it streams the reply, so a client can
+    # read the whole reply first: wait, with a bound, for the server to have stored it.
+    assert stored_messages(emulator, conversation, 2)
     reply = generate(client, emulator, conversation, body(inputs="two", return_full_text=True))
     prompt = (
         "<|prompt|>one<|endoftext|><|answer|> Hi<|endoftext|><|prompt|>two<|endoftext|><|answer|>"
     )
     assert events(reply.content)[-1]["generated_text"] == prompt + " Hi"
     assert reply.headers["x-compute-characters"] == str(len(prompt))
+    assert stored_messages(emulator, conversation, 4)
     stored = emulator.conversations[conversation].messages
     assert [(m.role, m.content) for m in stored] == [
         ("user", "one"),

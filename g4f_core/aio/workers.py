@@ -27,7 +27,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from g4f_core.errors import G4FError, InvalidRequestError
+from g4f_core.errors import G4FError
+from g4f_core.options import Option
 
 __all__ = ["DEFAULT_LIMIT", "ENV", "Worker", "WorkerPool", "pool", "read_limit"]
 
@@ -36,6 +37,8 @@ DEFAULT_LIMIT = 64  # the shared connection pool keeps 64 connections per host
 IDLE_TIMEOUT = 30.0
 _EXPIRED = object()  # what a timed-out wait for a worker resolves to
 _NO_THREAD = f"the system refused to start a worker thread; lower {ENV}"
+#: Read like every other number (a whole count in its range); each worker is a thread.
+_LIMIT = Option("async_workers", int, DEFAULT_LIMIT, "worker threads", ge=1, le=4096)
 
 
 class Task(Protocol):
@@ -54,12 +57,7 @@ def read_limit(environ: Any = None) -> int:
     raw = env.get(ENV, "").strip()
     if not raw:
         return DEFAULT_LIMIT
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise InvalidRequestError(f"{ENV}={raw!r} must be a whole number of threads, 1 or more")
+    value: int = _LIMIT.parse(raw, label=ENV)
     return value
 
 

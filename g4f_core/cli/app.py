@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from typing import IO
 
+from g4f_core import __version__
 from g4f_core.cli.commands import cmd_chat, cmd_check, cmd_emulate, cmd_new_provider
 from g4f_core.cli.config_cmd import add_parser as add_config_parser
 from g4f_core.cli.config_cmd import cmd_config
 from g4f_core.cli.output import (
     EXIT_ERROR,
     EXIT_OK,
+    EXIT_USAGE,
     Out,
+    as_flags,
     providers_document,
     source,
     table,
@@ -22,7 +26,7 @@ from g4f_core.cli.output import (
 )
 from g4f_core.cli.serve import cmd_serve
 from g4f_core.context import credential_settings, env_flag
-from g4f_core.errors import G4FError
+from g4f_core.errors import G4FError, InvalidRequestError
 from g4f_core.kit import checks as checks_store
 from g4f_core.options import FRAMEWORK_DEFAULTS, Option
 from g4f_core.plugins.provider import ProviderInfo
@@ -43,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         "G4F_CORE_STATE_DIR, G4F_CORE_CONFIG, G4F_CORE_API_KEY, G4F_CORE_MAX_STREAMS, "
         "G4F_CORE_CORS_ORIGINS, G4F_CORE_MAX_BODY_BYTES (see README.md).",
     )
+    parser.add_argument("--version", action="version", version=f"g4f-core {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("providers", help="list installed providers and plugins that failed")
@@ -73,25 +78,28 @@ def _parser() -> argparse.ArgumentParser:
         help="provider option, typed by its declaration (see `g4f-core show NAME`)",
     )
     p.add_argument("--base-url", help="send requests to this URL instead of the provider's own")
-    p.add_argument("--timeout", type=float, help="seconds any single wait may take")
-    p.add_argument("--deadline", type=float, help="seconds the whole call may take")
-    p.add_argument("--max-retries", type=int, help=_RETRIES_HELP)
-    p.add_argument("--max-line-bytes", type=int, help="longest line the reply may carry")
-    p.add_argument("--max-reply-bytes", type=int, help="largest reply body accepted")
+    # Numbers are read as text and checked by the one parser every source shares.
+    p.add_argument("--timeout", metavar="S", help="seconds any single wait may take (<= 86400)")
+    p.add_argument("--deadline", metavar="S", help="seconds the whole call may take (<= 86400)")
+    p.add_argument("--max-retries", metavar="N", help="retries before the first token (0-20)")
+    p.add_argument("--max-line-bytes", metavar="N", help="longest line the reply may carry")
+    p.add_argument("--max-reply-bytes", metavar="N", help="largest reply body accepted")
 
     p = sub.add_parser("emulate", help="serve a provider's local emulator until interrupted")
     p.add_argument("name", help="provider name")
     p.add_argument("--host", default="localhost", help="host to bind (default localhost)")
-    p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
-    p.add_argument("--token-delay", type=float, default=0.0, help="seconds between tokens")
+    p.add_argument("--port", default="0", help="port, 0-65535 (default 0: a free one)")
+    p.add_argument("--token-delay", default="0", metavar="S", help="seconds between tokens, 0-60")
 
     p = sub.add_parser(
         "serve", help="serve the OpenAI-compatible HTTP gateway (needs g4f-core[serve])"
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: a free one)")
+    p.add_argument("--port", default="8000", help="port, 0-65535 (default 8000; 0: a free one)")
     p.add_argument("--api-key", help="require 'Authorization: Bearer KEY' (G4F_CORE_API_KEY)")
-    p.add_argument("--max-streams", type=int, help="calls served at once, then 503 (default 64)")
+    p.add_argument(
+        "--max-streams", metavar="N", help="calls served at once, then 503 (1-4096, default 64)"
+    )
     p.add_argument(
         "--cors-origin",
         action="append",
@@ -126,8 +134,7 @@ def main(
     """Run the command line; returns the exit status."""
     out = Out(registry or default_registry(), stdout or sys.stdout, stderr or sys.stderr)
     try:
-        with contextlib.redirect_stdout(out.stdout), contextlib.redirect_stderr(out.stderr):
-            args = _parser().parse_args(argv)
+        args = _parse(_parser(), argv, out)
     except SystemExit as exc:  # argparse exits 2 on usage errors and 0 for --help
         return int(exc.code or 0)
     handler: Callable[[Out, argparse.Namespace], int] = _COMMANDS[args.command]
@@ -139,13 +146,33 @@ def main(
 
             traceback.print_exc(file=out.stderr)
         out.stdout.flush()
-        print(f"error: {exc}", file=out.stderr)
-        return EXIT_ERROR
+        print(f"error: {as_flags(str(exc))}", file=out.stderr)
+        # A request refused before any I/O was asked wrongly: a usage error, as argparse's.
+        return EXIT_USAGE if isinstance(exc, InvalidRequestError) else EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=out.stderr)
         return 130
     except BrokenPipeError:  # `g4f-core providers | head`
         return EXIT_OK
+
+
+def _parse(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None, out: Out
+) -> argparse.Namespace:
+    """Parse, pointing an unquoted prompt (``chat Hello world``) at the quotes it needs."""
+    with contextlib.redirect_stdout(out.stdout), contextlib.redirect_stderr(out.stderr):
+        args, extra = parser.parse_known_args(argv)
+        if extra and args.command == "chat" and not any(e.startswith("-") for e in extra):
+            words = " ".join([args.prompt, *extra])
+            print(
+                f"error: chat takes the prompt as one argument; quote it: "
+                f"g4f-core chat ... {shlex.quote(words)}",
+                file=out.stderr,
+            )
+            raise SystemExit(EXIT_USAGE)
+        if extra:
+            return parser.parse_args(argv)  # argparse's own message for unknown arguments
+    return args
 
 
 def cmd_providers(out: Out, args: argparse.Namespace) -> int:
@@ -156,7 +183,7 @@ def cmd_providers(out: Out, args: argparse.Namespace) -> int:
         working=True if args.working else None,
     )
     failed = out.registry.failures()
-    checks = checks_store.load() if found else {}
+    checks = checks_store.load(found) if found else {}
     if args.json:
         out.json(providers_document(found, failed, checks))
         return EXIT_OK
@@ -214,6 +241,9 @@ def cmd_show(out: Out, args: argparse.Namespace) -> int:
         ["working", yes(info.working)],
         ["emulator", yes(info.emulator is not None)],
     ]
+    last = checks_store.load([info]).get(info.qualified_name)
+    if last:
+        rows.append(["last check", f"{checks_store.cell(last)} from {last.get('install')}"])
     if info.origin is not None:
         rows.insert(3, ["declared in", str(info.origin)])
     if info.needs_auth or info.auth_env:

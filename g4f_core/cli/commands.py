@@ -11,8 +11,9 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from g4f_core.cli.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Out
+from g4f_core.cli.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE, PORT, Out
 from g4f_core.errors import InvalidRequestError, ProviderError
+from g4f_core.options import Option
 from g4f_core.plugins.provider import ProviderInfo
 
 __all__ = ["cmd_chat", "cmd_check", "cmd_emulate", "cmd_new_provider"]
@@ -20,8 +21,8 @@ __all__ = ["cmd_chat", "cmd_check", "cmd_emulate", "cmd_new_provider"]
 
 #: Keywords of complete() and stream() themselves: never provider options.
 _CALL_KEYWORDS = ("messages", "provider", "model", "registry")
-#: Framework options the chat command sets from its own flags.
-_FLAGS = ("base_url", "timeout", "deadline", "max_retries", "max_line_bytes", "max_reply_bytes")
+#: Numeric framework options the chat command sets from its own flags.
+_SETTING_FLAGS = ("timeout", "deadline", "max_retries", "max_line_bytes", "max_reply_bytes")
 
 
 def _parse_options(pairs: list[str], infos: list[ProviderInfo]) -> dict[str, Any]:
@@ -39,17 +40,46 @@ def _parse_options(pairs: list[str], infos: list[ProviderInfo]) -> dict[str, Any
         else:  # undeclared: let the provider's checks name the problem
             try:
                 options[key] = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # deep nesting raises RecursionError
                 options[key] = text
     return options
 
 
-def _prompt(args: argparse.Namespace) -> str:
-    prompt: str = args.prompt
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The numeric flags, read by the parser the environment and calls share."""
+    from g4f_core.context import parse_setting
+
+    found: dict[str, Any] = {}
+    for key in _SETTING_FLAGS:
+        text = getattr(args, key)
+        if text is not None:
+            found[key] = parse_setting(key, text, label="--" + key.replace("_", "-"))
+    return found
+
+
+def _read_prompt(prompt: str) -> str:
+    """The prompt argument, or stdin read as UTF-8 (bytes that are not UTF-8 are refused)."""
     if prompt == "-":
         if sys.stdin.isatty():
             raise InvalidRequestError("pass the prompt as an argument, or pipe it on stdin")
-        prompt = sys.stdin.read()
+        buffer = getattr(sys.stdin, "buffer", None)
+        if buffer is None:
+            prompt = sys.stdin.read()
+        else:
+            data = buffer.read()
+            try:
+                prompt = data.decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                raise InvalidRequestError(
+                    f"stdin is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                    f"{exc.start}); convert it, e.g. with iconv -t UTF-8"
+                ) from None
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError:  # argv bytes that were not UTF-8 arrive as lone surrogates
+        raise InvalidRequestError(
+            "the prompt holds bytes that are not UTF-8 text; pass it as UTF-8"
+        ) from None
     if not prompt.strip():
         raise InvalidRequestError("the prompt is empty: pass it as an argument or on stdin")
     return prompt
@@ -58,7 +88,8 @@ def _prompt(args: argparse.Namespace) -> str:
 def cmd_chat(out: Out, args: argparse.Namespace) -> int:
     from g4f_core.api import complete, stream
 
-    prompt = _prompt(args)
+    prompt = _read_prompt(args.prompt)
+    settings = _settings(args)
     if not args.provider and not args.model:
         names = ", ".join(p.name for p in out.registry.select(working=True)) or "none installed"
         raise InvalidRequestError(
@@ -70,7 +101,9 @@ def cmd_chat(out: Out, args: argparse.Namespace) -> int:
         else out.registry.select(model=args.model)
     )
     options = _parse_options(args.option, infos)
-    options.update({key: getattr(args, key) for key in _FLAGS if getattr(args, key) is not None})
+    if args.base_url is not None:
+        options["base_url"] = args.base_url
+    options.update(settings)
     call = {"provider": args.provider, "model": args.model, "registry": out.registry}
     # Streaming is the CLI's default, not a demand: a provider that cannot stream
     # answers whole instead of failing.
@@ -101,21 +134,29 @@ def _write(out: Out, chunks: Iterable[str]) -> None:
             out.stdout.flush()
 
 
+_TOKEN_DELAY = Option("token_delay", float, 0.0, ge=0, le=60)
+
+
 def cmd_emulate(out: Out, args: argparse.Namespace) -> int:
+    port = PORT.parse(args.port, label="--port")
+    token_delay = _TOKEN_DELAY.parse(args.token_delay, label="--token-delay")
     info = out.registry.get(args.name)
     if info.emulator is None:
         raise InvalidRequestError(f"provider {info.name!r} ships no emulator")
-    emulator = info.emulator(host=args.host, port=args.port, token_delay=args.token_delay)
+    emulator = info.emulator(host=args.host, port=port, token_delay=token_delay)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         try:
             url = emulator.start()
-        except OSError as exc:  # a busy port, a host that is not ours
-            raise InvalidRequestError(
-                f"cannot serve the {info.name} emulator on {args.host}:{args.port}: "
-                f"{exc.strerror or exc}; pick another --port"
-            ) from None
+        except (OSError, OverflowError, ValueError) as exc:  # a busy port, a host not ours
+            reason = getattr(exc, "strerror", None) or exc
+            print(
+                f"error: cannot serve the {info.name} emulator on {args.host}:{port}: "
+                f"{reason}; pick another --port or --host",
+                file=out.stderr,
+            )
+            return EXIT_ERROR  # the flags were fine; the machine said no
         out.print(f"{info.name} emulator listening on {url}")
         out.print(f'try: g4f-core chat -p {info.name} --base-url {url} "Hello"  (Ctrl-C stops)')
         out.stdout.flush()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import IO, Any
 
+from g4f_core.options import Option
 from g4f_core.plugins.provider import ProviderInfo
 from g4f_core.plugins.registry import PluginFailure, Registry
 
@@ -13,7 +15,11 @@ __all__ = [
     "EXIT_ERROR",
     "EXIT_OK",
     "EXIT_USAGE",
+    "PORT",
     "Out",
+    "SafeText",
+    "as_flags",
+    "printable",
     "providers_document",
     "source",
     "table",
@@ -22,12 +28,74 @@ __all__ = [
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
+#: ``--port`` of ``emulate`` and ``serve``, checked like every other number.
+PORT = Option("port", int, 0, "TCP port; 0: a free one", ge=0, le=65535)
+
+# C0 controls but tab and newline, DEL, C1 controls (U+009B is a CSI to many terminals), the
+# bidirectional overrides and isolates (text that reads differently from what it is), and
+# lone surrogates, which no terminal encoding can write.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if "\ud800" <= char <= "\udfff":
+        return "\ufffd"
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` safe to write to a terminal: ESC, BEL and friends shown as ``\\x1b``.
+
+    Upstream text (replies, error messages, plugin names) reaches the terminal through
+    this, so a server cannot move the cursor, retitle the window or ring the bell, and
+    a lone surrogate becomes U+FFFD instead of a UnicodeEncodeError.
+    """
+    return _UNSAFE.sub(_escape, text) if _UNSAFE.search(text) else text
+
+
+class SafeText:
+    """A text stream that writes only :func:`printable` text (newlines and tabs stay)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(printable(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+_FLAGS = ("timeout", "deadline", "max_retries", "max_line_bytes", "max_reply_bytes", "base_url")
+_PYTHON_NAME = re.compile(
+    r"\boption '(" + "|".join(_FLAGS) + r")'|\b(" + "|".join(_FLAGS[:2]) + r")=(?![\w'])"
+    r"|\b(" + "|".join(_FLAGS[2:]) + r")\b=?"
+)
+
+
+def as_flags(message: str) -> str:
+    """A message naming Python options (``timeout=``) as the CLI flags (``--timeout``)."""
+
+    def flag(match: re.Match[str]) -> str:
+        name = next(group for group in match.groups() if group)
+        equals = "=" if match.group().endswith("=") and match.group(3) else ""
+        return "--" + name.replace("_", "-") + equals
+
+    return _PYTHON_NAME.sub(flag, message)
+
 
 class Out:
-    """The registry a command reads and the streams it writes to."""
+    """The registry a command reads and the streams it writes to (both :class:`SafeText`)."""
 
     def __init__(self, registry: Registry, stdout: IO[str], stderr: IO[str]) -> None:
-        self.registry, self.stdout, self.stderr = registry, stdout, stderr
+        self.registry = registry
+        self.stdout: IO[str] = SafeText(stdout)  # type: ignore[assignment]
+        self.stderr: IO[str] = SafeText(stderr)  # type: ignore[assignment]
 
     def print(self, *parts: object) -> None:
         print(*parts, file=self.stdout)

@@ -56,7 +56,8 @@ def providers_listing(registry: Registry) -> dict[str, Any]:
     """``g4f-core providers --json``, each provider with its last check."""
     from g4f_core.kit import checks
 
-    return providers_document(registry.providers(), registry.failures(), checks.load())
+    infos = registry.providers()
+    return providers_document(infos, registry.failures(), checks.load(infos))
 
 
 def health(registry: Registry, active: int, limit: int) -> dict[str, Any]:

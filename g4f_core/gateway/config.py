@@ -13,9 +13,12 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from g4f_core.options import DAY, GIB, Option
+
 __all__ = [
     "DEFAULT_MAX_BODY",
     "DEFAULT_MAX_STREAMS",
+    "LIMITS",
     "GatewayConfig",
     "check_origin",
     "is_loopback",
@@ -23,6 +26,22 @@ __all__ = [
 
 DEFAULT_MAX_STREAMS = 64
 DEFAULT_MAX_BODY = 8 << 20
+
+#: The numeric settings and their ranges, however they are given (flag, variable, code).
+#: Each stream holds a waitress thread, made when the server starts: hence the ceiling.
+LIMITS: dict[str, Option] = {
+    opt.name: opt
+    for opt in (
+        Option("max_streams", int, DEFAULT_MAX_STREAMS, "chat calls at once", ge=1, le=4096),
+        Option("max_body_bytes", int, DEFAULT_MAX_BODY, "largest body", ge=1024, le=GIB),
+        Option("keepalive", float, 15.0, "seconds of silence", gt=0, le=DAY),
+        Option("first_chunk_wait", float, 15.0, "seconds", gt=0, le=DAY),
+        Option("poll", float, 0.2, "seconds", gt=0, le=60),
+        Option("max_pending", int, 4096, "chunks", ge=1, le=1 << 20),
+    )
+}
+#: The variables ``from_env`` reads numbers from.
+_VARIABLES = {"G4F_CORE_MAX_STREAMS": "max_streams", "G4F_CORE_MAX_BODY_BYTES": "max_body_bytes"}
 
 
 def check_origin(origin: str) -> str:
@@ -39,11 +58,6 @@ def check_origin(origin: str) -> str:
 
 def _origins(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(check_origin(v) for v in values if v.strip()))
-
-
-def _positive(name: str, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{name} must be positive")
 
 
 @attrs.frozen
@@ -66,12 +80,8 @@ class GatewayConfig:
     def __attrs_post_init__(self) -> None:
         if self.api_key is not None and not self.api_key.strip():
             raise ValueError("the API key is empty")
-        if self.max_streams < 1:
-            raise ValueError("max_streams must be at least 1")
-        if self.max_body_bytes < 1024:
-            raise ValueError("max_body_bytes must be at least 1024")
-        for name in ("keepalive", "first_chunk_wait", "poll"):
-            _positive(name, getattr(self, name))
+        for name, opt in LIMITS.items():  # InvalidRequestError, a ValueError, naming it
+            opt.check(getattr(self, name), where="", label=name)
 
     @classmethod
     def from_env(
@@ -84,16 +94,10 @@ class GatewayConfig:
         key = env.get("G4F_CORE_API_KEY", "").strip()
         if key:
             values["api_key"] = key
-        for name, field in (
-            ("G4F_CORE_MAX_STREAMS", "max_streams"),
-            ("G4F_CORE_MAX_BODY_BYTES", "max_body_bytes"),
-        ):
-            raw = env.get(name, "").strip()
+        for variable, field in _VARIABLES.items():
+            raw = env.get(variable, "").strip()
             if raw:
-                try:
-                    values[field] = int(raw)
-                except ValueError:
-                    raise ValueError(f"{name}={raw!r} is not a whole number") from None
+                values[field] = LIMITS[field].parse(raw, label=variable)
         origins = env.get("G4F_CORE_CORS_ORIGINS", "").strip()
         if origins:
             values["cors_origins"] = tuple(origins.split(","))

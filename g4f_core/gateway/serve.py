@@ -96,17 +96,32 @@ class GatewayServer:
         server_module = load_waitress()
         limit = app.config.max_streams
         self.app = app
-        self._server = server_module.create_server(
-            app,
-            host=host,
-            port=port,
-            threads=limit + _SPARE_THREADS,
-            connection_limit=limit + 4 * _SPARE_THREADS,
-            channel_request_lookahead=1,
-            max_request_body_size=app.config.max_body_bytes,
-            ident="g4f-core",
-            clear_untrusted_proxy_headers=True,
-        )
+        # Our own socket map and worker pool: when binding fails (a busy port), waitress
+        # has already started the workers and opened descriptors; they are undone here.
+        sockets: dict[int, Any] = {}
+        workers = server_module.ThreadedTaskDispatcher()
+        threads = limit + _SPARE_THREADS
+        workers.set_thread_count(threads)
+        try:
+            self._server = server_module.create_server(
+                app,
+                map=sockets,
+                _dispatcher=workers,
+                host=host,
+                port=port,
+                threads=threads,
+                connection_limit=limit + 4 * _SPARE_THREADS,
+                channel_request_lookahead=1,
+                max_request_body_size=app.config.max_body_bytes,
+                ident="g4f-core",
+                clear_untrusted_proxy_headers=True,
+            )
+        except BaseException:
+            for opened in list(sockets.values()):
+                with contextlib.suppress(OSError):
+                    opened.close()
+            workers.shutdown(timeout=5)
+            raise
         self._server.channel_class = _json_errors()
         self._thread: threading.Thread | None = None
         bound = self._server.effective_host

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from g4f_core.options import closest
-from g4f_core.plugins.marker import IMPL_MARK, REGISTER_ARGS, REGISTER_HOOK, impl_argnames
-from g4f_core.plugins.sources import exception_text
+from g4f_core.plugins.marker import REGISTER_ARGS, REGISTER_HOOK, impl_argnames
+from g4f_core.plugins.sources import exception_text, hook_functions, impl_options
 
 if TYPE_CHECKING:
     import pluggy
@@ -67,10 +67,14 @@ class Hooks:
         ]
         try:
             pm.register(plugin, name=key)
-        except (pluggy.PluginValidationError, ValueError) as exc:
+        except BaseException as exc:
             if pm.has_plugin(key):
                 pm.unregister(name=key)
-            return f"invalid hook: {exc}"
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            if isinstance(exc, pluggy.PluginValidationError | ValueError):
+                return f"invalid hook: {exc}"
+            return f"its hooks could not be read: {exception_text(exc)}"
         problem = _problem(pm, plugin, key, known)
         if problem:
             pm.unregister(name=key)
@@ -91,8 +95,8 @@ class Hooks:
         if self.pm is not None and self.pm.is_registered(plugin):
             impls = self.implementations(REGISTER_HOOK, plugin)
             return [(impl.function, tuple(impl.argnames)) for impl in impls]
-        function = getattr(plugin, REGISTER_HOOK, None)
-        if function is None or not hasattr(function, IMPL_MARK):
+        function = hook_functions(plugin).get(REGISTER_HOOK)
+        if function is None:
             return []
         names = impl_argnames(function)
         return [] if names is None else [(function, names)]
@@ -102,7 +106,9 @@ class Hooks:
         for impl in self.implementations(hook):
             try:
                 call(impl, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - an observer must never break a call
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # noqa: BLE001 - an observer must never break a call
                 log.warning(
                     "hook %s of plugin %s raised %s", hook, impl.plugin_name, exception_text(exc)
                 )
@@ -134,11 +140,11 @@ def _problem(pm: pluggy.PluginManager, plugin: object, key: str, known: list[str
 
 def _only_register_hook(plugin: object) -> bool:
     """Whether the plugin's one hook is a plain register hook pluggy would accept as is."""
-    marked = [n for n, v in list(getattr(plugin, "__dict__", {}).items()) if hasattr(v, IMPL_MARK)]
-    if marked != [REGISTER_HOOK]:
+    marked = hook_functions(plugin)  # read statically, as has_hooks does
+    if list(marked) != [REGISTER_HOOK]:
         return False
-    impl = getattr(plugin, REGISTER_HOOK)
-    opts = getattr(impl, IMPL_MARK)
+    impl = marked[REGISTER_HOOK]
+    opts = impl_options(impl)
     if not isinstance(opts, dict) or any(opts.get(k) for k in ("wrapper", "hookwrapper")):
         return False
     if opts.get("specname") not in (None, REGISTER_HOOK):

@@ -7,7 +7,6 @@ plugin loads, so a bad declaration is reported then, not at the first call.
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
@@ -16,7 +15,17 @@ from typing import Any, Protocol, TypeVar
 import attrs
 
 from g4f_core.options import FRAMEWORK_OPTIONS, Option, options_from
-from g4f_core.plugins.sources import Origin
+from g4f_core.plugins.attributes import (
+    InvalidProviderError,
+    json_problem,
+    plain,
+    plain_option,
+    read,
+    shown,
+    text,
+)
+from g4f_core.plugins.signature import derive_params, parameters, signature
+from g4f_core.plugins.sources import Origin, exception_text
 
 __all__ = [
     "CONTRACT_VERSIONS",
@@ -38,10 +47,6 @@ _HEADER = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _T = TypeVar("_T")
 
 
-class InvalidProviderError(ValueError):
-    """A provider module breaks the contract; the message says which attribute and why."""
-
-
 class Emulator(Protocol):
     """What a provider's optional ``emulator(host=..., port=..., token_delay=...)`` returns."""
 
@@ -57,9 +62,9 @@ CreateCompletion = Callable[..., Iterator[str] | str]
 
 
 def _models(module: object) -> tuple[tuple[str, ...], Mapping[str, str]]:
-    declared = getattr(module, "models", None)
+    declared = read(module, "models")
     if declared is None:
-        declared = getattr(module, "model", None)
+        declared = read(module, "model")
     if declared is None:
         raise InvalidProviderError("declares no models (set `models` to a list or dict)")
     if isinstance(declared, Mapping):
@@ -73,22 +78,31 @@ def _models(module: object) -> tuple[tuple[str, ...], Mapping[str, str]]:
         )
     if not pairs:
         raise InvalidProviderError("`models` is empty: declare at least one model")
+    kept: list[tuple[str, str]] = []
     for short, upstream in pairs:
-        if not isinstance(short, str) or not short.strip():
-            raise InvalidProviderError(f"model names must be non-empty strings, not {short!r}")
-        if not isinstance(upstream, str) or not upstream:
-            raise InvalidProviderError(f"model {short!r}: upstream id must be a non-empty string")
-    names = tuple(short for short, _ in pairs)
+        if not isinstance(short, str) or not plain(short).strip():
+            raise InvalidProviderError(f"model names must be non-empty strings, not {shown(short)}")
+        if not isinstance(upstream, str) or not plain(upstream):
+            raise InvalidProviderError(
+                f"model {plain(short)!r}: upstream id must be a non-empty string"
+            )
+        kept.append((plain(short), plain(upstream)))
+    names = tuple(short for short, _ in kept)
     if len(set(names)) != len(names):
         raise InvalidProviderError("`models` lists a model twice")
-    return names, MappingProxyType(dict(pairs))
+    return names, MappingProxyType(dict(kept))
 
 
 def _options(module: object) -> tuple[Option, ...]:
+    declared = read(module, "options")
     try:
-        options = options_from(getattr(module, "options", None))
+        options = tuple(plain_option(opt) for opt in options_from(declared))
+    except InvalidProviderError:
+        raise
     except ValueError as exc:
         raise InvalidProviderError(f"`options`: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - iterating plugin objects runs plugin code
+        raise InvalidProviderError(f"reading `options` raised {exception_text(exc)}") from None
     reserved = [
         f"option {opt.name!r} is reserved by the framework"
         for opt in options
@@ -100,28 +114,29 @@ def _options(module: object) -> tuple[Option, ...]:
 
 
 def _flag(module: object, attr: str, default: bool | None = None) -> bool:
-    value = getattr(module, attr, default)
+    value = read(module, attr, default)
     if value is None:
         raise InvalidProviderError(f"does not declare `{attr}` (True or False)")
     if not isinstance(value, bool):
-        raise InvalidProviderError(f"`{attr}` must be True or False, not {value!r}")
+        raise InvalidProviderError(f"`{attr}` must be True or False, not {shown(value)}")
     return value
 
 
 def _auth_env(module: object) -> str | None:
-    value = getattr(module, "auth_env", None)
-    if value is not None and not (isinstance(value, str) and _ENV.fullmatch(value)):
+    value = read(module, "auth_env")
+    if value is not None and not (isinstance(value, str) and _ENV.fullmatch(plain(value))):
         raise InvalidProviderError(
             "`auth_env` must name an environment variable (like 'OPENAI_API_KEY'), or be None"
         )
-    return value
+    return None if value is None else plain(value)
 
 
 def _auth_scheme(module: object) -> str:
     """Where the Client puts the credential: "bearer", "header:NAME" or "none"."""
-    value = getattr(module, "auth_scheme", "bearer")
-    if value in ("bearer", "none"):
-        return str(value)
+    value = read(module, "auth_scheme", "bearer")
+    value = plain(value) if isinstance(value, str) else value  # compared as a plain str
+    if isinstance(value, str) and value in ("bearer", "none"):
+        return value
     prefix = "header:"
     if isinstance(value, str) and value.startswith(prefix) and _HEADER.fullmatch(value[7:]):
         return value
@@ -131,6 +146,8 @@ def _auth_scheme(module: object) -> str:
     )
 
 
+_NO_MODELS: tuple[tuple[str, ...], Mapping[str, str]] = ((), MappingProxyType({}))
+_NO_OPTIONS: tuple[Option, ...] = ()
 _NO_AUTH: Mapping[str, Any] = MappingProxyType({"auth_env": None, "auth_scheme": "bearer"})
 
 
@@ -138,27 +155,14 @@ def _auth(module: object) -> Mapping[str, Any]:
     """``auth_env`` and ``auth_scheme``, both checked, so both problems are reported at once."""
     problems: list[str] = []
     found: dict[str, Any] = {}
-    for key, read in (("auth_env", _auth_env), ("auth_scheme", _auth_scheme)):
+    for key, reader in (("auth_env", _auth_env), ("auth_scheme", _auth_scheme)):
         try:
-            found[key] = read(module)
+            found[key] = reader(module)
         except InvalidProviderError as exc:
             problems.append(str(exc))
     if problems:
         raise InvalidProviderError("; ".join(problems))
     return found
-
-
-def parameters(fn: Callable[..., Any]) -> list[inspect.Parameter]:
-    """The parameters a caller passes to ``fn``: a function, bound method, partial or object.
-
-    Raises InvalidProviderError when Python cannot tell (some builtins).
-    """
-    try:
-        return list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError) as exc:
-        raise InvalidProviderError(
-            f"the signature of `_create_completion` cannot be read ({type(exc).__name__})"
-        ) from None
 
 
 def _check_identity(module: object, name: str) -> None:
@@ -168,17 +172,17 @@ def _check_identity(module: object, name: str) -> None:
             f"provider name {name!r} must start with a letter and hold only letters, "
             "digits, '_', '.' or '-'"
         )
-    contract = getattr(module, "contract_version", 1)
-    if contract not in CONTRACT_VERSIONS:
+    contract = read(module, "contract_version", 1)
+    if type(contract) is not int or contract not in CONTRACT_VERSIONS:
         supported = ", ".join(map(str, CONTRACT_VERSIONS))
         raise InvalidProviderError(
-            f"targets provider contract version {contract!r}; this g4f-core supports "
+            f"targets provider contract version {shown(contract)}; this g4f-core supports "
             f"{supported}: upgrade g4f-core or use a release of the provider for it"
         )
 
 
 def _function(module: object) -> CreateCompletion:
-    fn: CreateCompletion | None = getattr(module, "_create_completion", None)
+    fn: CreateCompletion | None = read(module, "_create_completion")
     if fn is None:
         raise InvalidProviderError("has no `_create_completion` function")
     if not callable(fn):
@@ -188,7 +192,7 @@ def _function(module: object) -> CreateCompletion:
 
 def _takes_options(fn: CreateCompletion, options: tuple[Option, ...]) -> bool:
     """Whether ``fn`` takes **kwargs, once its parameters are known to fit the contract."""
-    positional, keywords, varkw = _signature(fn)
+    positional, keywords, varkw = signature(fn)
     problems = []
     if [p for p, _ in positional[:3]] != ["model", "messages", "stream"]:
         problems.append("`_create_completion` must take (model, messages, stream, **kwargs)")
@@ -204,55 +208,45 @@ def _takes_options(fn: CreateCompletion, options: tuple[Option, ...]) -> bool:
 
 
 def _url(module: object) -> str | None:
-    url = getattr(module, "url", None)
-    if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+    url = text(module, "url", "`url` must be an http(s) URL string")
+    if url is not None and not url.startswith(("http://", "https://")):
         raise InvalidProviderError(f"`url` must be an http(s) URL string, not {url!r}")
     return url
 
 
+def _connect_hint(module: object) -> str | None:
+    return text(module, "connect_hint", "`connect_hint` must be a str")
+
+
 def _emulator(module: object) -> Callable[..., Emulator] | None:
-    emulator = getattr(module, "emulator", None)
+    emulator: Callable[..., Emulator] | None = read(module, "emulator")
     if emulator is not None and not callable(emulator):
         raise InvalidProviderError("`emulator` must be a callable returning an emulator")
     return emulator
 
 
 def _params(module: object) -> str | None:
-    params = getattr(module, "params", None)
-    if params is not None and not isinstance(params, str):
-        raise InvalidProviderError("`params` must be a string")
-    return params
+    return text(module, "params", "`params` must be a string")
 
 
-def _signature(fn: Callable[..., Any]) -> tuple[list[tuple[str, str]], set[str], bool]:
-    """Positional parameters with type names, keyword names, and whether **kwargs is taken."""
-    params = parameters(fn)
-    positional = [
-        (p.name, _type_name(None if p.annotation is p.empty else p.annotation))
-        for p in params
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
-    keywords = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-    varkw = any(p.kind is p.VAR_KEYWORD for p in params)
-    return positional, keywords, varkw
+def _derived_params(
+    module: object, name: str, fn: CreateCompletion, options: tuple[Option, ...]
+) -> str:
+    """gpt4free's ``params``, named after the module (or the provider, if that is unreadable)."""
+    try:
+        module_name = text(module, "__name__", "`__name__`")
+    except InvalidProviderError:
+        module_name = None
+    return derive_params(module_name or name, fn, options)
 
 
-def _type_name(annotation: object) -> str:
-    if annotation is None:
-        return "Any"
-    if isinstance(annotation, str):  # postponed annotation: "list[dict[str, str]]" -> "list"
-        return annotation.split("[", 1)[0].strip()
-    origin = getattr(annotation, "__origin__", None)
-    return getattr(origin or annotation, "__name__", None) or str(annotation)
-
-
-def derive_params(qualified: str, fn: Callable[..., Any], options: tuple[Option, ...]) -> str:
-    """gpt4free's ``params`` string, with every declared option and its default added."""
-    positional, _, _ = _signature(fn)
-    declared = {opt.name for opt in options}
-    parts = [f"{name}: {kind}" for name, kind in positional if name not in declared]
-    parts += [opt.describe() for opt in options]
-    return f"{qualified} supports: ({', '.join(parts)})"
+def _check_text(*declared: str | None) -> None:
+    """Declared text is shown as JSON (``providers --json``): it must be valid Unicode."""
+    if json_problem(list(declared)):
+        raise InvalidProviderError(
+            "declared text (url, models, params, connect_hint) holds a lone surrogate: "
+            "it must be valid Unicode"
+        )
 
 
 @attrs.frozen
@@ -275,6 +269,8 @@ class ProviderInfo:
     create_completion: CreateCompletion = attrs.field(default=None, repr=False, eq=False)
     emulator: Callable[..., Emulator] | None = attrs.field(default=None, repr=False, eq=False)
     module: object = attrs.field(default=None, repr=False, eq=False)
+    #: What to tell a user who cannot reach the declared ``url`` (the module's ``connect_hint``).
+    connect_hint: str | None = attrs.field(default=None, repr=False, eq=False)
     #: An environment variable the credential is also read from (after auth= and _AUTH).
     auth_env: str | None = None
     #: Where g4f_core.Client puts the credential: "bearer", "header:NAME" or "none".
@@ -310,30 +306,29 @@ class ProviderInfo:
         # Every independent problem is reported at once, so an author fixes them in one go.
         problems: list[str] = []
 
-        def attempt(read: Callable[[], _T], fallback: _T) -> _T:
+        def attempt(reader: Callable[[], _T], fallback: _T) -> _T:
             try:
-                return read()
+                return reader()
             except InvalidProviderError as exc:
                 problems.append(str(exc))
                 return fallback
 
         fn: CreateCompletion | None = attempt(lambda: _function(module), None)
-        no_models: tuple[tuple[str, ...], Mapping[str, str]] = ((), MappingProxyType({}))
-        models, model_ids = attempt(lambda: _models(module), no_models)
+        models, model_ids = attempt(lambda: _models(module), _NO_MODELS)
         supports_stream = attempt(lambda: _flag(module, "supports_stream"), False)
         needs_auth = attempt(lambda: _flag(module, "needs_auth"), False)
         working = attempt(lambda: _flag(module, "working", True), True)
         auth = attempt(lambda: _auth(module), _NO_AUTH)
         url = attempt(lambda: _url(module), None)
-        no_options: tuple[Option, ...] = ()
-        options = attempt(lambda: _options(module), no_options)
+        hint = attempt(lambda: _connect_hint(module), None)
+        options = attempt(lambda: _options(module), _NO_OPTIONS)
         varkw = False if fn is None else attempt(lambda: _takes_options(fn, options), False)
         emulator = attempt(lambda: _emulator(module), None)
         params = attempt(lambda: _params(module), None)
         if problems or fn is None:
             raise InvalidProviderError("; ".join(problems))
-        if params is None:
-            params = derive_params(getattr(module, "__name__", name), fn, options)
+        params = _derived_params(module, name, fn, options) if params is None else params
+        _check_text(url, hint, params, *models, *model_ids.values())
         return cls(
             name=name,
             url=url,
@@ -351,6 +346,7 @@ class ProviderInfo:
             create_completion=fn,
             emulator=emulator,
             module=module,
+            connect_hint=hint,
             origin=origin,
             **auth,
         )

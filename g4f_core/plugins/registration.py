@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from g4f_core.plugins.config import Config, config_path, load_config
 from g4f_core.plugins.marker import REGISTER_HOOK
 from g4f_core.plugins.provider import InvalidProviderError, ProviderInfo
-from g4f_core.plugins.sources import Origin, Source, exception_text
+from g4f_core.plugins.sources import Origin, Source, exception_text, name_of
 
 __all__ = ["Registration", "located", "yield_to_installed"]
 
 Fail = Callable[[Source, str, "BaseException | None"], None]
+#: Runs plugin code so that whatever it raises is the source's failure (Registry._isolated).
+Isolated = Callable[[Source, str, Callable[[], Any]], "tuple[bool, Any]"]
 
 
 def located(origin: Origin | None, error: str) -> str:
@@ -42,11 +45,13 @@ class Registration:
         read: Callable[[object, Source], ProviderInfo],
         fail: Fail,
         disabled: Callable[[str, str | None], bool],
+        isolated: Isolated,
     ) -> None:
         self._environ = environ
         self._read = read
         self._fail = fail
         self._disabled = disabled
+        self._isolated = isolated
         self._config: Config | None = None
         self._claimed: set[Origin] = set()
 
@@ -83,32 +88,30 @@ class Registration:
             origin: Origin | None = None,
         ) -> None:
             # A module's __name__ is dotted; a name given (a config table's) is kept whole.
-            pname = (
-                name
-                or str(getattr(provider, "name", None) or getattr(provider, "__name__", "")).rsplit(
-                    ".", 1
-                )[-1]
-            )
+            given = str.__str__(name) if isinstance(name, str) and name else None
+            pname = given or name_of(provider).rsplit(".", 1)[-1]
             sub = self._sub(source, pname, distribution, origin)
             if self._disabled(sub.name, sub.distribution):
                 return
-            try:
-                found.append(self._read(provider, sub))
-            except InvalidProviderError as exc:
-                self._fail(sub, located(origin, f"invalid provider: {exc}"), exc)
+
+            def read() -> None:
+                try:
+                    found.append(self._read(provider, sub))
+                except InvalidProviderError as exc:
+                    self._fail(sub, located(sub.origin, f"invalid provider: {exc}"), exc)
+
+            self._isolated(sub, located(sub.origin, "could not be read"), read)  # each on its own
 
         def fail(name: str, error: str, origin: Origin | None = None) -> None:
             sub = self._sub(source, str(name), None, origin)
-            self._fail(sub, located(origin, str(error)), None)
+            self._fail(sub, located(sub.origin, str(error)), None)
 
         for function, wanted in impls:
             offered: dict[str, Any] = {"register": register, "fail": fail}
             if "config" in wanted:
                 offered["config"] = self.config()
-            try:
-                function(*[offered[arg] for arg in wanted])
-            except Exception as exc:  # noqa: BLE001 - a raising hook is the plugin's failure
-                self._fail(source, f"{REGISTER_HOOK} raised {exception_text(exc)}", exc)
+            run = partial(function, *[offered[arg] for arg in wanted])
+            self._isolated(source, f"{REGISTER_HOOK} raised", run)
 
     def _sub(
         self, source: Source, name: str, distribution: str | None, origin: Origin | None
@@ -120,7 +123,9 @@ class Registration:
         return Source(
             name,
             f"{source.entry_point} (registered by hook)" if source.entry_point else None,
-            distribution or source.distribution,
+            str.__str__(distribution)
+            if isinstance(distribution, str) and distribution
+            else source.distribution,
             source.version,
             origin,
         )

@@ -16,12 +16,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import Any
 
 from g4f_core.context import env_flag
 from g4f_core.errors import AmbiguousProviderError, PluginLoadError, ProviderNotFoundError
-from g4f_core.options import closest
+from g4f_core.plugins import forking
 from g4f_core.plugins.dists import Distribution, distributions
 from g4f_core.plugins.hooks import Hooks
 from g4f_core.plugins.provider import InvalidProviderError, ProviderInfo
@@ -34,6 +35,7 @@ from g4f_core.plugins.sources import (
     entry_points,
     exception_text,
     has_hooks,
+    not_found,
     search_path,
 )
 
@@ -45,7 +47,7 @@ log = logging.getLogger("g4f_core")
 log.addHandler(logging.NullHandler())
 
 
-class Registry:
+class Registry(forking.ForkSafe):
     """A set of providers found through entry points (and hooks), loaded on first use."""
 
     def __init__(
@@ -59,6 +61,7 @@ class Registry:
         self._lock = threading.RLock()
         self._loading = False
         self._loaded = False
+        self._fork_locked = False
         self._providers: list[ProviderInfo] = []
         self._by_name: dict[str, list[ProviderInfo]] = {}
         self._by_qualified: dict[str, ProviderInfo] = {}
@@ -66,6 +69,7 @@ class Registry:
         self._disabled: set[str] = set()
         self._strict = False
         self._hooks = Hooks()
+        forking.track(self)
 
     @classmethod
     def from_path(cls, paths: Iterable[str], **kwargs: Any) -> Registry:
@@ -121,19 +125,42 @@ class Registry:
         for ep, source in entry_points(dists):
             if self._is_disabled(source.name, source.distribution):
                 continue
-            try:
-                obj = ep.load()
-            except (Exception, SystemExit) as exc:  # noqa: BLE001 - any import failure is the plugin's
-                self._fail(source, f"failed to import: {exception_text(exc)}", exc)
-                continue
-            self._add(obj, source, found, hook_plugins)
+            loaded, obj = self._isolated(source, "failed to import", ep.load)
+            if loaded:
+                add = partial(self._add, obj, source, found, hook_plugins)
+                self._isolated(source, "could not be read", add)
         registration = Registration(
-            environ=env, read=self._read, fail=self._fail, disabled=self._is_disabled
+            environ=env,
+            read=self._read,
+            fail=self._fail,
+            disabled=self._is_disabled,
+            isolated=self._isolated,
         )
         for plugin, source in hook_plugins:
-            registration.call(self._hooks.register_hooks(plugin), source, found)
+            read = partial(self._hooks.register_hooks, plugin)
+            loaded, impls = self._isolated(source, "its register hook could not be read", read)
+            if loaded:
+                registration.call(impls, source, found)
         registration.finish()
         self._index(found)
+
+    def _isolated(self, source: Source, what: str, run: Callable[[], Any]) -> tuple[bool, Any]:
+        """Run plugin code; whatever it raises is that plugin's failure, not discovery's.
+
+        Only KeyboardInterrupt (the user) and strict mode's stop get out (a plugin's own
+        PluginLoadError, from looking providers up at import, is its failure):
+        SystemExit, GeneratorExit and custom BaseException subclasses raised by a
+        plugin's import or attributes are recorded like any other error.
+        """
+        try:
+            return True, run()
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # plugin code may raise anything
+            if isinstance(exc, _StrictStop):
+                raise
+            self._fail(source, f"{what}: {exception_text(exc)}", exc)
+            return False, None
 
     def _add(
         self,
@@ -186,7 +213,7 @@ class Registry:
         self._failures.append(failure)
         log.debug("plugin %s from %s failed: %s", source.name, source.distribution, error)
         if self._strict:
-            raise PluginLoadError(
+            raise _StrictStop(
                 f"plugin {source.name!r} from {source.distribution or 'code'} failed to load: "
                 f"{error} (unset G4F_CORE_STRICT to skip broken plugins)"
             ) from exc
@@ -252,29 +279,9 @@ class Registry:
                 f"provider name {name.strip()!r} is ambiguous: it is declared by {dists}; "
                 f"choose {choices}"
             )
-        raise ProviderNotFoundError(self._not_found(name.strip()))
-
-    def _not_found(self, name: str) -> str:
-        low = name.lower()
-        base = low.rsplit(":", 1)[-1]
-        for failure in self._failures:
-            if failure.name.lower() == base and "name clash" not in failure.error:
-                if failure.origin is not None:
-                    return (
-                        f"provider {name!r} could not be made from the config file: {failure.error}"
-                    )
-                return (
-                    f"provider {name!r} is installed but failed to load: {failure.error} "
-                    f"(from {failure.distribution or 'code'}; run with G4F_CORE_STRICT=1 "
-                    "and G4F_CORE_DEBUG=1 to see the traceback)"
-                )
-        if base in self._disabled:
-            return f"provider {name!r} is disabled by G4F_CORE_DISABLE"
-        names = [p.name for p in self._providers] + [p.qualified_name for p in self._providers]
-        hint = closest(name, names)
-        suggestion = f"; did you mean {hint!r}?" if hint else ""
-        known = ", ".join(sorted({p.name for p in self._providers})) or "none installed"
-        return f"no provider named {name!r}{suggestion} (available: {known})"
+        raise ProviderNotFoundError(
+            not_found(name.strip(), self._failures, self._disabled, self._providers)
+        )
 
     def select(
         self,
@@ -310,6 +317,10 @@ class Registry:
         self._hooks.notify(hook, **kwargs)
 
 
+class _StrictStop(PluginLoadError):
+    """Strict mode's stop at the first failure: the one error that leaves plugin isolation."""
+
+
 def _source(info: ProviderInfo) -> Source:
     return Source(info.name, info.entry_point, info.distribution, info.version, info.origin)
 
@@ -333,6 +344,15 @@ def match_model(info: ProviderInfo, model: str) -> str | None:
 
 _default: Registry | None = None
 _default_lock = threading.Lock()
+
+
+def _new_default_lock() -> None:
+    global _default_lock
+    _default_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_default_lock)
 
 
 def default_registry() -> Registry:

@@ -10,6 +10,7 @@ from typing import Any
 
 import attrs
 
+from g4f_core.options import closest
 from g4f_core.plugins.dists import Distribution
 from g4f_core.plugins.marker import IMPL_MARK
 
@@ -23,6 +24,10 @@ __all__ = [
     "entry_points",
     "exception_text",
     "has_hooks",
+    "hook_functions",
+    "impl_options",
+    "name_of",
+    "not_found",
     "search_path",
 ]
 
@@ -130,11 +135,88 @@ def search_path() -> list[str]:
 
 
 def has_hooks(obj: object) -> bool:
-    attrs_of = getattr(obj, "__dict__", {})
-    return any(hasattr(value, IMPL_MARK) for value in list(attrs_of.values()))
+    """Whether any of ``obj``'s own attributes is a hook implementation."""
+    return bool(hook_functions(obj))
+
+
+def hook_functions(obj: object) -> dict[str, Any]:
+    """``obj``'s own attributes that are hook implementations, by name.
+
+    Read statically: a module may hold lazy proxies whose attribute access imports an
+    optional dependency (and raises without it); that is no reason to fail the plugin.
+    """
+    namespace = _own_dict(obj)
+    if namespace is None:
+        return {}
+    return {
+        name: value
+        for name, value in list(namespace.items())
+        if isinstance(name, str) and impl_options(value) is not None
+    }
+
+
+def impl_options(function: object) -> Any:
+    """The options pluggy's marker set on ``function`` (``g4f_core_impl``), or None."""
+    return (_own_dict(function) or {}).get(IMPL_MARK)
+
+
+def _own_dict(obj: object) -> dict[str, Any] | None:
+    """``obj.__dict__`` without running ``__getattr__``; None when there is no plain one.
+
+    pluggy marks a hook implementation by setting an attribute on the function, so the
+    mark is in the function's own ``__dict__``.
+    """
+    try:
+        namespace = object.__getattribute__(obj, "__dict__")
+    except Exception:  # noqa: BLE001 - no __dict__, or one that runs code and raises
+        return None
+    return namespace if type(namespace) is dict else None
+
+
+def name_of(obj: object) -> str:
+    """A plugin object's ``name`` or ``__name__`` (a plain str), else its type's name."""
+    for attr in ("name", "__name__"):
+        try:
+            value = getattr(obj, attr, None)
+        except Exception:  # noqa: BLE001 - plugin code; fall back to the type's name
+            value = None
+        if isinstance(value, str) and value:
+            return str.__str__(value)
+    return type(obj).__name__
+
+
+def not_found(
+    name: str, failures: Iterable[PluginFailure], disabled: set[str], providers: Iterable[Any]
+) -> str:
+    """Why no provider answers to ``name``: it failed to load, is disabled, or "did you mean"."""
+    base = name.lower().rsplit(":", 1)[-1]
+    for failure in failures:
+        if failure.name.lower() == base and "name clash" not in failure.error:
+            if failure.origin is not None:
+                return f"provider {name!r} could not be made from the config file: {failure.error}"
+            return (
+                f"provider {name!r} is installed but failed to load: {failure.error} "
+                f"(from {failure.distribution or 'code'}; run with G4F_CORE_STRICT=1 "
+                "and G4F_CORE_DEBUG=1 to see the traceback)"
+            )
+    if base in disabled:
+        return f"provider {name!r} is disabled by G4F_CORE_DISABLE"
+    installed = list(providers)
+    hint = closest(name, [p.name for p in installed] + [p.qualified_name for p in installed])
+    suggestion = f"; did you mean {hint!r}?" if hint else ""
+    known = ", ".join(sorted({p.name for p in installed})) or "none installed"
+    return f"no provider named {name!r}{suggestion} (available: {known})"
+
+
+_TEXT_LIMIT = 300
 
 
 def exception_text(exc: BaseException) -> str:
-    """``Type: message`` of a plugin's own failure (an import error, a raising hook)."""
-    text = str(exc).strip()
+    """``Type: message`` of a plugin's own failure, which may not even print."""
+    try:
+        text = " ".join(str(exc).split())
+    except Exception:  # noqa: BLE001 - an exception whose __str__ raises still has a type
+        text = "(its message could not be read)"
+    if len(text) > _TEXT_LIMIT:
+        text = text[: _TEXT_LIMIT - 3] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

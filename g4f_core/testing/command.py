@@ -51,7 +51,8 @@ def run_checks(
             continue
         reports.append(report)
         try:
-            checks_store.record(report)
+            info = target if isinstance(target, ProviderInfo) else registry.get(target)
+            checks_store.record(report, install=checks_store.install_of(info))
         except OSError as exc:
             print(f"warning: could not record the outcome: {exc}", file=stderr)
     passed = bool(reports or errors) and not errors and all(r.passed for r in reports)

@@ -152,7 +152,7 @@ def check_upstream_errors(session: Session) -> str:
 
             error, _ = timed(partial(session.bounded, call))
             outcome = _upstream_outcome(error)
-            if not isinstance(error, ProviderError) or PROMPT in str(error):
+            if not isinstance(error, ProviderError) or PROMPT in str(error) or error.masked:
                 problems.add(outcome)
             where = outcomes.setdefault(outcome, [])
             if label not in where:
@@ -172,8 +172,11 @@ def _upstream_outcome(error: BaseException | None) -> str:
     if not isinstance(error, ProviderError):
         kind = "G4FError" if isinstance(error, G4FError) else "exception"
         return f"raised the {kind} {type(error).__name__}, not a ProviderError"
-    if PROMPT in str(error):
-        return "the error message quotes the prompt; messages must never contain prompts"
+    if PROMPT in str(error) or error.masked:
+        return (
+            "the error message quotes the prompt (g4f-core masked it for callers); "
+            "messages must never contain prompts"
+        )
     return type(error).__name__
 
 

@@ -29,7 +29,7 @@ from g4f_core.errors import (
     ProviderTimeoutError,
 )
 from g4f_core.progress import text_clock
-from g4f_core.redaction import redact, safe_cause
+from g4f_core.redaction import redact, safe_cause, split_userinfo, without_userinfo
 from g4f_core.transport.abort import Abort, abort_scope
 from g4f_core.transport.adapter import Body, body_of, socket_of, store_body, unknown_coding
 from g4f_core.transport.pool import shared_adapter
@@ -65,15 +65,21 @@ class Client:
                 "no base URL: the provider declares none and none was given",
                 provider=self.context.provider,
             )
+        # user:password@ in the base URL becomes Basic auth, so no header built from
+        # base_url (a Referer, an Origin) ever carries the password.
+        url, userinfo = split_userinfo(url)
         self.base_url = url.rstrip("/")
         session = requests.Session()
+        credential = self.context.auth_headers()  # the provider's auth_scheme
+        # The call's own credential wins over a user:password in its base URL.
+        session.auth = None if "Authorization" in credential else userinfo
         session.trust_env = False  # no netrc, proxy or CA bundle from the environment
         session.adapters.clear()
         adapter = shared_adapter()
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.headers["User-Agent"] = USER_AGENT
-        session.headers.update(self.context.auth_headers())  # the provider's auth_scheme
+        session.headers.update(credential)
         if self.context.proxy:
             session.proxies = {"http": self.context.proxy, "https": self.context.proxy}
         session.verify = self.context.ca_bundle or True
@@ -117,17 +123,12 @@ class Client:
             raise ProviderConnectionError(
                 "the call was closed; nothing more is sent", provider=self.context.provider
             )
-        if cleanup:
-            left = self.context.remaining()
-            wait = min(timeout or self.context.timeout, self.context.timeout)
-            if left is not None:
-                wait = min(wait, max(left, _CLEANUP_GRACE))
-        else:
-            wait = self.context.wait_limit(timeout)
+        wait = self._wait(timeout, cleanup)
         token = expiry.set(time.monotonic() + wait)
         scope = abort_scope.set(abort)  # the head read attaches to it (adapter.py)
         try:
             # Always streamed underneath, so no body (an error page included) is read unbounded.
+            kwargs["headers"] = without_userinfo(kwargs.get("headers"))
             response = self.session.request(
                 method,
                 self.url(path),
@@ -151,7 +152,9 @@ class Client:
         if response.status_code not in expect:
             try:  # an error body may trickle too: read within one timeout and the deadline
                 until = self._until(time.monotonic())
-                error = error_from_response(response, self.context.provider, until)
+                error = error_from_response(
+                    response, self.context.provider, self.context, until=until
+                )
             finally:
                 response.close()
             raise redact(error, self.context.auth)
@@ -162,6 +165,14 @@ class Client:
                 "(gzip and deflate are; br and zstd with their packages)",
                 provider=self.context.provider,
             )
+
+    def _wait(self, timeout: float | None, cleanup: bool) -> float:
+        """How long this request may wait; a clean-up gets a grace past the deadline."""
+        if not cleanup:
+            return self.context.wait_limit(timeout)
+        left = self.context.remaining()
+        wait = min(timeout or self.context.timeout, self.context.timeout)
+        return wait if left is None else min(wait, max(left, _CLEANUP_GRACE))
 
     def _send_failed(self, exc: requests.RequestException, wait: float) -> G4FError:
         """The error for a request that got no response head."""

@@ -14,6 +14,7 @@ import math
 import re
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 import requests
@@ -29,10 +30,13 @@ from g4f_core.errors import (
     ProviderTimeoutError,
     RateLimitError,
 )
-from g4f_core.redaction import origin
+from g4f_core.redaction import origin, quote
 from g4f_core.redaction import reason as _reason
 from g4f_core.transport.adapter import socket_of
 from g4f_core.transport.watchdog import watched_read
+
+if TYPE_CHECKING:
+    from g4f_core.context import CallContext
 
 __all__ = ["error_from_response", "origin", "parse_retry_after", "refused_request", "translate"]
 
@@ -162,18 +166,24 @@ def _broken_reply(exc: BaseException) -> tuple[type[ProviderError], str] | None:
 
 
 def error_from_response(
-    response: requests.Response, provider: str | None, until: float | None = None
+    response: requests.Response,
+    provider: str | None,
+    context: CallContext | None = None,
+    *,
+    until: float | None = None,
 ) -> ProviderError:
     """A typed error for a non-success response, with a short server message.
 
-    The body is read by ``until`` (monotonic); by default within the running call's
-    timeout and deadline, so an error page that trickles cannot outlive the call.
+    The message is quoted only after the call's own credentials and prompt text are
+    removed from it (``context``: the running call's when not given). The body is read
+    by ``until`` (monotonic); by default within the call's timeout and deadline, so an
+    error page that trickles cannot outlive the call.
     """
     status = response.status_code
     where = origin(response.url)
     ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    body = _read_capped(response, until)
-    message, error_type = _server_message(body, ctype)
+    body = _read_capped(response, until, context)
+    message, error_type = _server_message(body, ctype, context)
     if 300 <= status < 400:
         target = response.headers.get("location", "")
         goes_to = origin(urljoin(response.url, target)) if target else "nowhere"
@@ -195,11 +205,13 @@ def error_from_response(
     return ProviderHTTPError(text, provider=provider, status=status, error_type=error_type)
 
 
-def _read_capped(response: requests.Response, until: float | None) -> bytes:
+def _read_capped(
+    response: requests.Response, until: float | None, context: CallContext | None
+) -> bytes:
     """At most 64 KiB of an error body, by ``until``; b"" if it fails or is cut short."""
     if until is None:
         try:
-            until = time.monotonic() + current().wait_limit()
+            until = time.monotonic() + (context or current()).wait_limit()
         except ProviderTimeoutError:  # the deadline has passed: no time to read anything
             return b""
 
@@ -213,7 +225,7 @@ def _read_capped(response: requests.Response, until: float | None) -> bytes:
     return b"" if fired else body
 
 
-def _server_message(body: bytes, ctype: str) -> tuple[str, str | None]:
+def _server_message(body: bytes, ctype: str, context: CallContext | None) -> tuple[str, str | None]:
     """A short message from an error body: JSON fields, an HTML title, or plain text."""
     text = body.decode("utf-8", "replace").strip()
     if ctype.endswith("json") or text.startswith("{"):
@@ -234,17 +246,14 @@ def _server_message(body: bytes, ctype: str) -> tuple[str, str | None]:
                         str(item.get("msg")) for item in value if isinstance(item, Mapping)
                     )
                 if isinstance(value, str) and value:
-                    return _short(value), error_type if isinstance(error_type, str) else None
+                    kind = error_type if isinstance(error_type, str) else None
+                    return quote(value, context), kind
     if "html" in ctype or text.lstrip().lower().startswith(("<!doctype", "<html")):
         match = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
         title = match.group(1).strip() if match else ""
-        return (f"an HTML page (title {_short(title, 120)!r})" if title else "an HTML page"), None
-    return _short(text), None
-
-
-def _short(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+        shown = quote(title, context, 120)
+        return (f"an HTML page (title {shown!r})" if title else "an HTML page"), None
+    return quote(text, context), None
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:

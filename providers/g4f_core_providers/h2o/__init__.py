@@ -52,6 +52,10 @@ supports_stream = True
 needs_auth = False
 working = True
 contract_version = 1
+connect_hint = (
+    "gpt-gm.h2o.ai is gone: run the local emulator (`g4f-core emulate H2o`) and pass its URL "
+    "as base_url (--base-url) or G4F_CORE_H2O_URL, or point H2o at a chat-ui server of mid-2023"
+)
 
 #: gpt4free's defaults, sent as text-generation-inference ``parameters``.
 options = (
@@ -111,7 +115,9 @@ def _create_completion(
     http = Client(current(), base_url=url)
     conversation = None
     try:
-        conversation = _open_conversation(http, upstream)
+        conversation, fresh = _open_conversation(http, upstream)
+        if fresh:
+            _keep_session(http)
         body = {
             "inputs": format_prompt(messages),
             "parameters": parameters,
@@ -156,8 +162,11 @@ def _accept_welcome_modal(http: Client, upstream: str) -> None:
     http.request("POST", "/settings", data=form, headers=_json_headers(http), expect=(200, 303))
 
 
-def _open_conversation(http: Client, upstream: str) -> str:
-    """Create a conversation, in the kept session when there is one."""
+def _open_conversation(http: Client, upstream: str) -> tuple[str, bool]:
+    """Create a conversation, in the kept session when there is one; (id, session is new).
+
+    The id is returned before anything else can fail, so the caller always deletes it.
+    """
     from g4f_core import ProviderHTTPError
 
     with _sessions_lock:
@@ -165,18 +174,32 @@ def _open_conversation(http: Client, upstream: str) -> str:
     if kept is not None:
         http.session.cookies.set(_COOKIE, kept)
         try:
-            return _new_conversation(http, upstream)
+            return _new_conversation(http, upstream), False
         except ProviderHTTPError as exc:
             if exc.status not in (401, 403, 405):
                 raise
             http.session.cookies.clear()  # the server forgot us: start a session afresh
     _accept_welcome_modal(http, upstream)
-    conversation = _new_conversation(http, upstream)
-    cookie = http.session.cookies.get(_COOKIE)
+    return _new_conversation(http, upstream), True
+
+
+def _keep_session(http: Client) -> None:
+    """Keep the accepted session for the next conversation at this endpoint."""
+    cookie = _session_cookie(http)
     if cookie:
         with _sessions_lock:
             _sessions[http.base_url] = cookie
-    return conversation
+
+
+def _session_cookie(http: Client) -> str | None:
+    """The ``hf-chat`` session, even when the server set it twice (two paths or domains).
+
+    ``cookies.get`` raises CookieConflictError then; the site-wide one (path ``/``) is
+    the session chat-ui reads first.
+    """
+    found = [c for c in http.session.cookies if c.name == _COOKIE and c.value]
+    found.sort(key=lambda c: (c.path != "/", len(c.path or "")))
+    return found[0].value if found else None
 
 
 def _new_conversation(http: Client, upstream: str) -> str:
@@ -222,7 +245,10 @@ def _tokens(http: Client, response: requests.Response) -> Generator[str, None, N
             token = event.get("token")
             if type(token) is not dict or type(text := token.get("text")) is not str:
                 raise _bad_event(data, event)
-            if not token.get("special"):
+            special = token.get("special", False)
+            if type(special) is not bool:
+                raise _not_a_flag(special)
+            if not special:
                 yield text
             if event.get("generated_text") is not None:
                 http.finish(response)
@@ -232,6 +258,17 @@ def _tokens(http: Client, response: requests.Response) -> Generator[str, None, N
         )
     finally:
         events.close()
+
+
+def _not_a_flag(special: object) -> Exception:
+    """``token.special`` that is not true or false: a token cannot be silently dropped."""
+    from g4f_core import ProviderResponseError
+
+    return ProviderResponseError(
+        f"an event's token.special is {type(special).__name__}, not true or false: "
+        "cannot tell whether its text belongs to the reply",
+        provider="H2o",
+    )
 
 
 _raw_decode = json.JSONDecoder().raw_decode
@@ -261,7 +298,7 @@ def _bad_event(data: str, event: object) -> Exception:
         kind = event.get("error_type")
         kind = kind if isinstance(kind, str) else None
         return ProviderResponseError(
-            f"the model server reported {kind or 'an error'}: {_short(event['error'])}",
+            f"the model server reported {kind or 'an error'}: {_quoted(event['error'])}",
             provider="H2o",
             error_type=kind,
             retryable=kind in _RETRYABLE_EVENTS,
@@ -284,9 +321,15 @@ def _not_a_token_stream(http: Client, response: requests.Response, ctype: str) -
     )
 
 
-def _short(value: object, limit: int = 300) -> str:
-    text = value if isinstance(value, str) else json.dumps(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _quoted(value: object) -> str:
+    """An error event's text for a message: without the call's prompt and credential."""
+    from g4f_core.redaction import quote
+
+    try:
+        text = value if isinstance(value, str) else json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        text = type(value).__name__
+    return quote(text)
 
 
 def _delete_conversation(http: Client, conversation: str) -> None:

@@ -51,6 +51,11 @@ class GenerationRoute(Responder):
         if request is None:
             self._kit_error(500, "Internal Error")
             return
+        if web.lone_surrogate(data):  # chat-ui forwards it; TGI's serde_json refuses it
+            message = "Failed to deserialize the JSON body into the target type: "
+            message += "lone leading surrogate in hex escape"
+            self._send(422, message.encode(), "text/plain; charset=utf-8")
+            return
         inputs, message_id, response_id, retry = request
         history = conversation.messages
         if retry and message_id is not None:

@@ -12,7 +12,7 @@ import socket
 import socketserver
 import urllib.parse
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from . import _emulator_tgi as tgi
 from . import _emulator_web as web
@@ -20,10 +20,29 @@ from ._emulator_generate import GenerationRoute
 from ._emulator_state import EmulatorState, RecordedRequest
 from ._emulator_wire import Aborted
 
-__all__ = ["MAX_BODY", "Aborted", "EmulatorHandler"]
+__all__ = ["MAX_BODY", "Aborted", "EmulatorHandler", "Intake"]
 
 MAX_BODY = 8 * 1024 * 1024
+_MAX_TRAILERS = 64
 _CONVERSATION_PATH = re.compile(r"/conversation/([^/]+)")
+
+
+class Intake(Protocol):
+    """Bounds the time a connection may take to send one request's head and body."""
+
+    def arm(self, connection: int, sock: socket.socket) -> None: ...
+
+    def disarm(self, connection: int) -> bool:
+        """Stop the clock; False if the deadline had already passed (the socket is shut)."""
+        ...
+
+
+class _TooLarge(Exception):
+    """The request body is over MAX_BODY: answered 413 without reading it."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
 
 
 class EmulatorHandler(GenerationRoute):
@@ -39,12 +58,22 @@ class EmulatorHandler(GenerationRoute):
         *,
         state: EmulatorState,
         connection: int,
+        intake: Intake,
     ) -> None:
         self.state = state
         self.connection_id = connection
+        self.intake = intake
         self.session = None
         self.request_headers = {}
         super().__init__(request, client_address, server)
+
+    def handle_one_request(self) -> None:
+        """One request; its head and body must arrive within the intake deadline."""
+        self.intake.arm(self.connection_id, self.connection)
+        try:
+            super().handle_one_request()
+        finally:
+            self.intake.disarm(self.connection_id)
 
     def version_string(self) -> str:
         return "h2o-emulator"
@@ -61,7 +90,6 @@ class EmulatorHandler(GenerationRoute):
 
     def _dispatch(self) -> None:
         self.session = None
-        body = self._read_body()
         path = urllib.parse.urlsplit(self.path).path or "/"
         headers: dict[str, str] = {}
         for name, value in self.headers.items():
@@ -69,6 +97,15 @@ class EmulatorHandler(GenerationRoute):
             joiner = "; " if key == "cookie" else ", "
             headers[key] = f"{headers[key]}{joiner}{value}" if key in headers else value
         self.request_headers = headers
+        try:
+            body = self._read_body()
+        except _TooLarge as exc:  # SvelteKit's BODY_SIZE_LIMIT answer; the body stays unread
+            self.close_connection = True
+            message = f"Content-length of {exc.size} exceeds limit of {MAX_BODY} bytes."
+            self._kit_error(413, message)
+            return
+        if not self.intake.disarm(self.connection_id):
+            raise Aborted("the request head and body took longer than the intake limit")
         sent = web.read_cookie(headers.get("cookie"))
         self.state.record(
             RecordedRequest(self.command, path, headers, body, sent, self.connection_id)
@@ -86,21 +123,27 @@ class EmulatorHandler(GenerationRoute):
             raise Aborted("malformed request framing") from exc
 
     def _read_framed_body(self) -> bytes:
+        """The body, never more than MAX_BODY of it read, however it is framed."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             data = bytearray()
             while True:
                 size = int(self.rfile.readline(1024).split(b";")[0].strip() or b"0", 16)
+                if size < 0:
+                    raise ValueError("negative chunk size")
+                if len(data) + size > MAX_BODY:  # refused before a byte of it is read
+                    raise _TooLarge(len(data) + size)
                 if size == 0:
-                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return bytes(data)
+                    for _ in range(_MAX_TRAILERS):
+                        if self.rfile.readline(1024) in (b"\r\n", b"\n", b""):
+                            return bytes(data)
+                    raise Aborted("too many trailer lines")
                 data += self._read_exact(size)
                 self.rfile.readline(1024)
-                if len(data) > MAX_BODY:
-                    raise Aborted("request body too large")
         length = int(self.headers.get("Content-Length") or 0)
-        if not 0 <= length <= MAX_BODY:
-            raise Aborted("unacceptable Content-Length")
+        if length < 0:
+            raise Aborted("negative Content-Length")
+        if length > MAX_BODY:
+            raise _TooLarge(length)
         return self._read_exact(length)
 
     def _read_exact(self, size: int) -> bytes:

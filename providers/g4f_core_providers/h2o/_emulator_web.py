@@ -144,12 +144,33 @@ def origin_of(url: str) -> str:
 
 
 def parse_json(body: bytes) -> object:
-    """``JSON.parse(await request.text())``: UTF-8 with replacement, no NaN or Infinity."""
+    """``JSON.parse(await request.text())``: UTF-8 with replacement, no NaN or Infinity.
+
+    Nesting too deep for Python's parser is a ValueError like any other bad JSON (the
+    route answers its error), never a RecursionError that drops the connection.
+    """
 
     def reject(name: str) -> object:
         raise ValueError(f"{name} is not JSON")
 
-    return json.loads(body.decode("utf-8-sig", "replace"), parse_constant=reject)
+    try:
+        return json.loads(body.decode("utf-8-sig", "replace"), parse_constant=reject)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def lone_surrogate(value: object) -> bool:
+    """Whether parsed JSON holds a lone surrogate (from a ``\\ud800`` escape) anywhere.
+
+    JavaScript strings may hold one, so chat-ui passes it on; serde_json (TGI) refuses it.
+    """
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except (ValueError, TypeError, RecursionError):
+        return False
+    return False
 
 
 def parse_form(content_type: str | None, body: bytes) -> dict[str, str] | None:

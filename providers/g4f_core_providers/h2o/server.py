@@ -50,32 +50,77 @@ __all__ = [
 ]
 
 _JOIN_TIMEOUT = 5.0
+HEAD_TIMEOUT = 20.0  # seconds a connection may take to send a request's head and body
+MAX_CONNECTIONS = 256  # connections served at once (one thread each); more get a 503
+_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
 class _Server(socketserver.TCPServer):
     """A TCP server with one daemon thread per connection and every socket tracked.
 
     Tracking lets :meth:`H2oEmulator.stop` end idle keep-alive connections at once, and
-    gives every connection a serial number for the request log.
+    gives every connection a serial number for the request log. It is a server users run,
+    so what a client can hold is bounded: at most ``max_connections`` threads (more are
+    answered 503 at once), and ``head_timeout`` seconds for each request's head and body
+    (an idle keep-alive connection included), after which the connection is shut.
     """
 
     allow_reuse_address = True
     request_queue_size = 128
 
     def __init__(
-        self, address: tuple[str, int], family: socket.AddressFamily, state: EmulatorState
+        self,
+        address: tuple[str, int],
+        family: socket.AddressFamily,
+        state: EmulatorState,
+        *,
+        head_timeout: float = HEAD_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.address_family = family
         self.state = state
+        self.head_timeout = head_timeout
+        self.max_connections = max_connections
         self._lock = threading.Lock()
         self._sockets: dict[int, socket.socket] = {}
         self._threads: set[threading.Thread] = set()
+        self._intake: dict[int, tuple[socket.socket, float]] = {}
+        self.refused = 0  # connections answered 503 because max_connections were busy
         # The handler class is built per connection in process_request, not by TCPServer.
         super().__init__(address, socketserver.BaseRequestHandler)
+
+    # -- the intake deadline (the Intake protocol of _emulator_handler) ------------------------
+
+    def arm(self, connection: int, sock: socket.socket) -> None:
+        with self._lock:
+            self._intake[connection] = (sock, time.monotonic() + self.head_timeout)
+
+    def disarm(self, connection: int) -> bool:
+        with self._lock:
+            return self._intake.pop(connection, None) is not None
+
+    def service_actions(self) -> None:
+        """Called by serve_forever between polls: shut connections past their intake deadline."""
+        now = time.monotonic()
+        with self._lock:
+            late = [c for c, (_, until) in self._intake.items() if until <= now]
+            socks = [self._intake.pop(c)[0] for c in late]
+        for sock in socks:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         sock: socket.socket = request
         if self.state.stopping.is_set():
+            self.shutdown_request(sock)
+            return
+        with self._lock:
+            busy = len(self._threads) >= self.max_connections
+        if busy:
+            self.refused += 1
+            with contextlib.suppress(OSError):
+                sock.settimeout(0.5)
+                sock.sendall(_BUSY)
             self.shutdown_request(sock)
             return
         connection = self.state.connection_opened()
@@ -94,7 +139,9 @@ class _Server(socketserver.TCPServer):
 
     def _serve_connection(self, sock: socket.socket, address: Any, connection: int) -> None:
         try:
-            EmulatorHandler(sock, address, self, state=self.state, connection=connection)
+            EmulatorHandler(
+                sock, address, self, state=self.state, connection=connection, intake=self
+            )
         except (OSError, Aborted):
             pass  # the peer left, the emulator stopped, or a drop fault fired: just close
         except Exception:  # noqa: BLE001 - a handler bug must not kill the serving thread
@@ -104,6 +151,7 @@ class _Server(socketserver.TCPServer):
             with self._lock:
                 self._sockets.pop(connection, None)
                 self._threads.discard(threading.current_thread())
+            self.disarm(connection)
             self.state.connection_closed(connection)
 
     def close_connections(self) -> None:
@@ -138,9 +186,12 @@ class H2oEmulator:
         models: Sequence[str] = DEFAULT_MODELS,
         max_input_length: int = 2048,
         faults: Faults | None = None,
+        head_timeout: float = HEAD_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self._host = host
         self._port = port
+        self._head_timeout, self._max_connections = head_timeout, max_connections
         self._state = EmulatorState(tuple(models), max_input_length, faults or Faults())
         self._lock = threading.Lock()
         self._server: _Server | None = None
@@ -163,7 +214,13 @@ class H2oEmulator:
             bind_host = "127.0.0.1" if self._host == "localhost" else self._host
             family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
             self._state.stopping.clear()
-            server = _Server((bind_host, self._port), family, self._state)
+            server = _Server(
+                (bind_host, self._port),
+                family,
+                self._state,
+                head_timeout=self._head_timeout,
+                max_connections=self._max_connections,
+            )
             port = server.server_address[1]
             shown = f"[{self._host}]" if ":" in self._host else self._host
             self._url = f"http://{shown}:{port}"
@@ -231,6 +288,12 @@ class H2oEmulator:
     @property
     def models(self) -> tuple[str, ...]:
         return self._state.models
+
+    @property
+    def connections_refused(self) -> int:
+        """Connections answered 503 because ``max_connections`` were being served."""
+        server = self._server
+        return server.refused if server is not None else 0
 
     @property
     def connections_opened(self) -> int:
