@@ -208,11 +208,7 @@ def _attempt(
     plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext, abort: Abort
 ) -> Iterator[str]:
     info = cand.info
-    run = contextvars.copy_context()
-    run.run(_current.set, ctx)
-    clock = TextClock(time.monotonic())
-    run.run(text_clock.set, clock)
-    run.run(abort_scope.set, abort)
+    run, clock = _context(ctx, abort)
     observe = plan.registry.has_observers
     began = time.monotonic()
     outcome = "error"
@@ -268,6 +264,16 @@ def _attempt(
         if observe:
             event = _event(cand, plan, ctx)
             _finished(plan, event, time.monotonic() - began, outcome, failure, progress)
+
+
+def _context(ctx: CallContext, abort: Abort) -> tuple[contextvars.Context, TextClock]:
+    """The attempt's own context: its CallContext, its abort, and the clock of its text."""
+    run = contextvars.copy_context()
+    clock = TextClock(time.monotonic())
+    run.run(_current.set, ctx)
+    run.run(text_clock.set, clock)
+    run.run(abort_scope.set, abort)
+    return run, clock
 
 
 def _start(plan: Plan, cand: Candidate, run: contextvars.Context) -> Iterator[str]:
