@@ -37,6 +37,7 @@ from g4f_core.errors import (
 )
 from g4f_core.outcomes import add_hint, not_an_exception, run_step, typed
 from g4f_core.planning import Candidate, Plan, context_for
+from g4f_core.progress import TextClock, text_clock
 from g4f_core.redaction import safe_cause
 from g4f_core.transport.abort import Abort, abort_scope
 
@@ -207,9 +208,7 @@ def _attempt(
     plan: Plan, progress: _Progress, cand: Candidate, ctx: CallContext, abort: Abort
 ) -> Iterator[str]:
     info = cand.info
-    run = contextvars.copy_context()
-    run.run(_current.set, ctx)
-    run.run(abort_scope.set, abort)
+    run, clock = _context(ctx, abort)
     observe = plan.registry.has_observers
     began = time.monotonic()
     outcome = "error"
@@ -235,7 +234,9 @@ def _attempt(
                 raise ProviderResponseError(
                     f"the provider yielded {type(chunk).__name__} instead of str"
                 )
-            if not chunk:
+            if not chunk:  # no text, but the deadline still runs
+                if deadline_at is not None and time.monotonic() >= deadline_at:
+                    raise ctx.deadline_error()
                 continue
             if abort.aborted:  # closed from another thread: deliver nothing more
                 break
@@ -243,7 +244,8 @@ def _attempt(
             if len(recent) >= block:
                 progress.pack()
             yield chunk
-            if deadline_at is not None and time.monotonic() >= deadline_at:
+            clock.at = now = time.monotonic()  # text was delivered: the no-text limit restarts
+            if deadline_at is not None and now >= deadline_at:
                 raise ctx.deadline_error()
         outcome = "cancelled" if abort.aborted else "ok"
     except GeneratorExit:
@@ -253,7 +255,7 @@ def _attempt(
         if abort.aborted:
             outcome = "cancelled"  # the abort cut a wait: the caller asked for no more
             return
-        failure = typed(exc, info.name, ctx)
+        failure = run.run(typed, exc, info.name, ctx)  # in the call: error bodies are bounded
         if failure is exc:
             raise
         raise failure from safe_cause(exc)
@@ -262,6 +264,16 @@ def _attempt(
         if observe:
             event = _event(cand, plan, ctx)
             _finished(plan, event, time.monotonic() - began, outcome, failure, progress)
+
+
+def _context(ctx: CallContext, abort: Abort) -> tuple[contextvars.Context, TextClock]:
+    """The attempt's own context: its CallContext, its abort, and the clock of its text."""
+    run = contextvars.copy_context()
+    clock = TextClock(time.monotonic())
+    run.run(_current.set, ctx)
+    run.run(text_clock.set, clock)
+    run.run(abort_scope.set, abort)
+    return run, clock
 
 
 def _start(plan: Plan, cand: Candidate, run: contextvars.Context) -> Iterator[str]:

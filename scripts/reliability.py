@@ -1,4 +1,4 @@
-"""Run the fault suite and write docs/reliability.md: each promise P1-P12 with its figure.
+"""Run the fault suite and write docs/reliability.md: each promise P1-P16 with its figure.
 
     .venv/bin/python scripts/reliability.py            # writes docs/reliability.md
     .venv/bin/python scripts/reliability.py --output - # prints it instead
@@ -40,6 +40,7 @@ FAULT_FILES = (
     "tests/test_faults_secrets.py",
     "tests/test_faults_wrong_errors.py",
     "tests/test_faults_state.py",
+    "tests/test_faults_phases.py",
 )
 ENV = "G4F_RELIABILITY_LOG"
 SLACK_MS = 250.0
@@ -59,6 +60,19 @@ PROMISES: dict[str, tuple[str, str]] = {
     "P10": ("Bad input fails fast and locally.", "0 connections; all name the field"),
     "P11": ("It is safe under threads.", "0 cross-talk; 0 errors; 1 discovery; 0 hung children"),
     "P12": ("State shared between processes loses nothing.", "all records kept; 0 torn"),
+    "P13": (
+        "Interim (1xx) replies are skipped; no pooled connection carries an earlier reply.",
+        "0 cross-talk",
+    ),
+    "P14": (
+        "Every phase of a call ends within its deadline.",
+        "every phase; overrun <= 250 ms",
+    ),
+    "P15": ("One server-sent event is bounded by max_line_bytes.", "refused; RSS growth < 32 MiB"),
+    "P16": (
+        "close() from another thread ends a blocked call at once.",
+        "reader ends and server sees the close <= 1 s",
+    ),
 }
 
 #: Catalogue rows, or parts of rows, that do not apply to g4f-core, and why.
@@ -91,8 +105,9 @@ NOT_APPLICABLE: tuple[tuple[str, str], ...] = (
     ),
     (
         "F20, F22 (a separate no-progress timer)",
-        "g4f-core has one idle limit (`timeout`) that only a complete event resets; keep-alive "
-        "comments never reset it, so it is the no-progress limit (tested).",
+        "no separate setting: `timeout` is the idle limit (keep-alive comments never reset it) "
+        "and, inside a call, the no-text limit too (events without text never reset that one; "
+        "P14, tested).",
     ),
 )
 
@@ -316,6 +331,37 @@ def p12(rs: list[Record]) -> tuple[str, bool]:
     return text, bool(rs) and kept == expected and torn == 0 and all(r.get("passed") for r in rs)
 
 
+def p13(rs: list[Record]) -> tuple[str, bool]:
+    cross = total(rs, "cross_talk")
+    return f"scenarios passed {ok(rs)}; cross-talk {cross}", bool(rs) and cross == 0 and all(
+        r.get("passed") for r in rs
+    )
+
+
+def p14(rs: list[Record]) -> tuple[str, bool]:
+    worst = max((float(r.get("overrun_ms") or 0) for r in rs), default=0.0)
+    good = bool(rs) and all(r.get("passed") for r in rs) and worst <= SLACK_MS
+    return f"phases passed {ok(rs)}; worst overrun {worst:.0f} ms (each below)", good
+
+
+def p15(rs: list[Record]) -> tuple[str, bool]:
+    parts = [
+        f"{int(r['rss_growth_kib']) / 1024:.1f} MiB RSS growth, peak heap "
+        f"{int(r['peak_heap_bytes']) >> 10} KiB for a {int(r['limit_bytes']) >> 10} KiB limit"
+        for r in rs
+        if "rss_growth_kib" in r
+    ]
+    return "; ".join(parts) or "no figures", bool(rs) and all(r.get("passed") for r in rs)
+
+
+def p16(rs: list[Record]) -> tuple[str, bool]:
+    worst = max((float(r.get("server_saw_close_ms") or 0) for r in rs), default=0.0)
+    ended = max((float(r.get("reader_ended_ms") or 0) for r in rs), default=0.0)
+    text = f"scenarios passed {ok(rs)}; reader ended <= {ended:.0f} ms, "
+    text += f"close seen <= {worst:.0f} ms"
+    return text, bool(rs) and all(r.get("passed") for r in rs)
+
+
 FIGURES: dict[str, Callable[[list[Record]], tuple[str, bool]]] = {
     "P1": p1,
     "P2": p2,
@@ -329,6 +375,10 @@ FIGURES: dict[str, Callable[[list[Record]], tuple[str, bool]]] = {
     "P10": p10,
     "P11": p11,
     "P12": p12,
+    "P13": p13,
+    "P14": p14,
+    "P15": p15,
+    "P16": p16,
 }
 
 

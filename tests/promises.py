@@ -1,4 +1,4 @@
-"""Figures for the reliability promises P1-P12, recorded by the fault tests.
+"""Figures for the reliability promises P1-P16, recorded by the fault tests.
 
 A test asks for the ``promise`` fixture and records what it measured::
 
@@ -48,12 +48,13 @@ __all__ = [
     "drain_pool",
     "fault",
     "hang",
+    "phase",
     "promise_fixture",
     "released",
 ]
 
 ENV = "G4F_RELIABILITY_LOG"
-PROMISES = tuple(f"P{n}" for n in range(1, 13))
+PROMISES = tuple(f"P{n}" for n in range(1, 17))
 _write_lock = threading.Lock()
 
 
@@ -169,6 +170,18 @@ def hang(promises: Promises, scenario: str, limit: float, elapsed: float) -> flo
     """P1: how far past its limit a call ran; returns the overrun in seconds (0 if none)."""
     overrun = max(0.0, elapsed - limit)
     promises("P1").record(
+        scenario,
+        limit_s=round(limit, 3),
+        elapsed_s=round(elapsed, 3),
+        overrun_ms=round(overrun * 1000, 1),
+    )
+    return overrun
+
+
+def phase(promises: Promises, scenario: str, limit: float, elapsed: float) -> float:
+    """P14: how far past its deadline a call ran with one phase misbehaving (0 if none)."""
+    overrun = max(0.0, elapsed - limit)
+    promises("P14").record(
         scenario,
         limit_s=round(limit, 3),
         elapsed_s=round(elapsed, 3),

@@ -11,12 +11,13 @@ import gzip
 import http.client
 import logging
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
 import requests
 import urllib3
-from rawserver import LAST_CHUNK, RawServer, chunk, head, reply
+from rawserver import CLOSE, LAST_CHUNK, RawServer, chunk, closed_port, head, reply
 
 from g4f_core.transport import adapter
 from g4f_core.transport.adapter import WatchedAdapter, body_of, socket_of, store_body
@@ -204,3 +205,129 @@ def test_urllib3_logs_the_request_target_in_record_args_and_the_filter_hides_it(
     assert len(targets) == 2, keep.lines
     assert "/chat" in targets[0]
     assert "/chat" not in targets[1] and "<target>" in targets[1]
+
+
+# 7. http.client response_class, HTTPResponse._read_status, http.client._read_headers
+
+
+def test_response_class_read_status_and_read_headers_skip_every_interim_head(
+    session: requests.Session,
+) -> None:
+    assert adapter._HTTPConnection.response_class is adapter._FinalResponse
+    assert adapter._HTTPSConnection.response_class is adapter._FinalResponse
+    assert callable(http.client.HTTPResponse._read_status)  # type: ignore[attr-defined]
+    assert callable(http.client._read_headers)  # type: ignore[attr-defined]
+    interim = b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n"
+    with RawServer([[interim, *reply(200, b"final")]], lifetime=5) as server:
+        response = session.get(server.url, timeout=5)
+        assert isinstance(response.raw._fp, adapter._FinalResponse)
+        assert response.status_code == 200
+        assert response.content == b"final"
+        assert "link" not in response.headers  # the interim head's headers are dropped
+
+
+def test_more_interim_heads_than_the_limit_is_an_error_not_a_loop(
+    session: requests.Session,
+) -> None:
+    flood = b"HTTP/1.1 103 Early Hints\r\n\r\n" * (adapter.MAX_INTERIM + 1)
+    with (
+        RawServer([[flood, *reply(200, b"late")]], lifetime=5) as server,
+        pytest.raises(requests.ConnectionError, match="interim"),
+    ):
+        session.get(server.url, timeout=5)
+
+
+def test_a_101_is_kept_as_the_reply_and_its_connection_is_never_reused(
+    session: requests.Session,
+) -> None:
+    switching = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
+    with RawServer([[switching, b"\x81\x05hello"], reply(200, b"own")], lifetime=5) as server:
+        first = session.get(server.url, timeout=5)
+        assert first.status_code == 101
+        second = session.get(server.url, timeout=5)
+        assert second.content == b"own"
+        assert len({r.connection for r in server.requests}) == 2
+
+
+# 8. http.client drops HTTPConnection.sock on a reply saying Connection: close
+
+
+def test_a_connection_close_reply_keeps_its_socket_for_the_watchdog(
+    session: requests.Session,
+) -> None:
+    script = [head(framing="close"), b"data: a\n\n", CLOSE]
+    with RawServer([script], lifetime=5) as server:
+        token = expiry.set(time.monotonic() + 5)  # a g4f-core request
+        try:
+            response = streamed(session, server)
+        finally:
+            expiry.reset(token)
+        assert response.raw.connection.sock is None  # what http.client does
+        sock = socket_of(response)
+        assert isinstance(sock, socket.socket)
+        assert sock.getpeername()[1] == server.port
+        response.close()
+
+
+# 9. urllib3 HTTPConnection._new_conn and its _dns_host, port, timeout, socket_options
+
+
+def test_new_conn_opens_the_connection_from_dns_host_port_timeout_and_options() -> None:
+    conn = adapter._HTTPConnection("127.0.0.1", 1, timeout=2.5)
+    assert conn._dns_host == "127.0.0.1" and conn.port == 1 and conn.timeout == 2.5
+    assert isinstance(conn.socket_options, list) and conn.source_address is None
+    with RawServer([reply(200, b"ok")], lifetime=5) as server:
+        conn = adapter._HTTPConnection("127.0.0.1", server.port, timeout=2.5)
+        token = expiry.set(time.monotonic() + 5)
+        try:
+            sock = conn._new_conn()
+        finally:
+            expiry.reset(token)
+        assert sock.gettimeout() == 2.5
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)  # urllib3's options
+        sock.close()
+
+
+def test_new_conn_failures_are_the_errors_urllib3_raises_there(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_such_host(*args: object, **kwargs: object) -> object:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    token = expiry.set(time.monotonic() + 5)
+    try:
+        conn = adapter._HTTPConnection("127.0.0.1", closed_port(), timeout=2)
+        with pytest.raises(urllib3.exceptions.NewConnectionError):
+            conn._new_conn()
+        monkeypatch.setattr(socket, "getaddrinfo", no_such_host)  # no real resolver asked
+        conn = adapter._HTTPConnection("no-such-host.invalid", 80, timeout=2)
+        with pytest.raises(urllib3.exceptions.NameResolutionError):
+            conn._new_conn()
+    finally:
+        expiry.reset(token)
+    token = expiry.set(time.monotonic() - 1)  # no time left at all
+    try:
+        conn = adapter._HTTPConnection("127.0.0.1", closed_port(), timeout=2)
+        with pytest.raises(urllib3.exceptions.ConnectTimeoutError):
+            conn._new_conn()
+    finally:
+        expiry.reset(token)
+
+
+# 10. urllib3 HTTPResponse.CONTENT_DECODERS
+
+
+def test_content_decoders_name_what_urllib3_decodes_and_it_passes_others_through(
+    session: requests.Session,
+) -> None:
+    assert {"gzip", "deflate"} <= set(urllib3.response.HTTPResponse.CONTENT_DECODERS)
+    bogus = head(framing="length", length=5, headers={"Content-Encoding": "x-bogus"}) + b"hello"
+    zipped = gzip.compress(b"plain")
+    gzipped = head(framing="length", length=len(zipped), headers={"Content-Encoding": "gzip"})
+    with RawServer([[bogus], [gzipped + zipped]], lifetime=5) as server:
+        first = session.get(server.url, timeout=5)
+        assert first.content == b"hello"  # undecoded, as if it were identity
+        assert adapter.unknown_coding(first)
+        second = session.get(server.url, timeout=5)
+        assert second.content == b"plain"
+        assert not adapter.unknown_coding(second)

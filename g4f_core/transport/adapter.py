@@ -20,6 +20,17 @@ that moves one fails a test that says which. The internals:
    proxy pools, watched too, and few.
 6. urllib3's debug log: logger ``urllib3.connectionpool``, the request target among
    ``record.args`` (:class:`RedactTargets`).
+7. http.client ``HTTPConnection.response_class``, ``HTTPResponse._read_status`` and
+   ``http.client._read_headers``: responses that skip every interim (1xx) head, where
+   http.client skips only ``100 Continue`` (:class:`_FinalResponse`).
+8. http.client ``HTTPConnection.getresponse`` sets ``sock`` to None when the reply says
+   ``Connection: close``: the socket is kept from before, for the watchdog (:func:`socket_of`).
+9. urllib3 ``HTTPConnection._new_conn`` with ``_dns_host``, ``port``, ``timeout``,
+   ``source_address`` and ``socket_options``: connections opened within the request's
+   bound (connect.py), mapping failures to the errors urllib3 raises there.
+10. urllib3 ``HTTPResponse.CONTENT_DECODERS`` (and ``util.request.ACCEPT_ENCODING`` for
+    br/zstd): the content codings urllib3 undoes; it passes any other through as if it
+    were identity (:func:`unknown_coding`).
 """
 
 from __future__ import annotations
@@ -28,28 +39,66 @@ import http.client
 import logging
 import socket
 import ssl
+import sys
 import weakref
 from typing import Any
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ProtocolError, ReadTimeoutError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+from urllib3.util.connection import allowed_gai_family
 
 from g4f_core.transport.abort import abort_scope
 from g4f_core.transport.chunked import ChunkedError, Dechunker
+from g4f_core.transport.connect import connect
 from g4f_core.transport.watchdog import expiry, watched_read
 
-__all__ = ["Body", "RedactTargets", "WatchedAdapter", "body_of", "socket_of", "store_body"]
+__all__ = [
+    "Body",
+    "RedactTargets",
+    "WatchedAdapter",
+    "body_of",
+    "socket_of",
+    "store_body",
+    "unknown_coding",
+]
 
 _Response = urllib3.response.HTTPResponse
 _IDENTITY = ("", "identity")
 
 
+#: The socket each response head was read from: http.client drops it from the connection
+#: when the reply says ``Connection: close``, yet the body still arrives on it.
+_sockets: weakref.WeakKeyDictionary[_Response, socket.socket] = weakref.WeakKeyDictionary()
+
+
 def socket_of(response: requests.Response) -> socket.socket | None:
     """The socket the response's body arrives on, or None (then nothing can watch it)."""
-    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    sock = _sockets.get(response.raw) if isinstance(response.raw, _Response) else None
+    if sock is None:
+        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
     return sock if isinstance(sock, socket.socket) else None
+
+
+def unknown_coding(response: requests.Response) -> bool:
+    """Whether the reply names a content coding urllib3 would pass through undecoded."""
+    value = response.headers.get("content-encoding", "")
+    if not value:
+        return False
+    known = (*_Response.CONTENT_DECODERS, *_IDENTITY, *_optional_decoders())
+    return any(part.strip().lower() not in known for part in value.split(","))
+
+
+def _optional_decoders() -> tuple[str, ...]:
+    """``br`` and ``zstd`` are decoded only when their packages are installed."""
+    return tuple(urllib3.util.request.ACCEPT_ENCODING.replace(" ", "").split(","))
 
 
 def store_body(response: requests.Response, body: bytes) -> None:
@@ -154,6 +203,32 @@ def body_of(response: requests.Response) -> Body:
 # --- connections whose heads are read under the watchdog ----------------------------------
 
 
+MAX_INTERIM = 32  # interim heads skipped before a reply; more is a server gone wrong
+
+
+class _FinalResponse(http.client.HTTPResponse):
+    """http.client's response, skipping every interim head (RFC 9110 section 15.2).
+
+    http.client skips only ``100 Continue`` and takes ``103 Early Hints`` (or any other
+    1xx) for the whole reply, with no body: the connection would go back to the pool with
+    the real reply still on it, for the next caller to read. ``101`` is never asked for;
+    it is kept as the reply (an error to the caller) and its connection is never reused.
+    """
+
+    def _read_status(self) -> tuple[str, int, str]:
+        for _ in range(MAX_INTERIM):
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if not 100 <= status < 200 or status == 101:
+                return version, status, reason
+            http.client._read_headers(self.fp)  # type: ignore[attr-defined]
+        raise http.client.HTTPException(f"more than {MAX_INTERIM} interim (1xx) responses")
+
+    def begin(self) -> None:
+        super().begin()
+        if self.status == 101:  # the connection speaks another protocol now
+            self.will_close = True
+
+
 def _watched_head(sock: socket.socket | None, read: Any) -> _Response:
     """Read a response head with the socket under the watchdog, until ``expiry``.
 
@@ -163,7 +238,7 @@ def _watched_head(sock: socket.socket | None, read: Any) -> _Response:
     until = expiry.get()
     if until is None:
         response: _Response = read()
-        return response
+        return _remember(sock, response)
     abort = abort_scope.get()
     if abort is None:
         response, fired = watched_read(sock, until, read)
@@ -176,15 +251,57 @@ def _watched_head(sock: socket.socket | None, read: Any) -> _Response:
     if fired:  # the head was cut short: http.client may have taken the cut for its end
         response.close()
         raise TimeoutError("the response head did not arrive in time")
+    return _remember(sock, response)
+
+
+def _remember(sock: socket.socket | None, response: _Response) -> _Response:
+    """Keep the socket the head was read from: the body arrives on it (see socket_of)."""
+    if sock is not None:
+        _sockets[response] = sock
     return response
 
 
+def _new_conn(conn: urllib3.connection.HTTPConnection) -> socket.socket:
+    """urllib3's ``_new_conn``, with resolution and every address within ``expiry``."""
+    until = expiry.get()
+    if until is None:  # not a g4f-core request: urllib3's own way
+        return urllib3.connection.HTTPConnection._new_conn(conn)
+    timeout = conn.timeout if isinstance(conn.timeout, int | float) else None
+    try:
+        sock = connect(
+            (conn._dns_host, conn.port),
+            timeout,
+            until,
+            family=allowed_gai_family(),
+            source_address=conn.source_address,
+            options=conn.socket_options,
+        )
+    except socket.gaierror as exc:
+        raise NameResolutionError(conn.host, conn, exc) from exc
+    except TimeoutError as exc:
+        raise ConnectTimeoutError(conn, f"Connection to {conn.host} timed out. ({exc})") from exc
+    except OSError as exc:
+        raise NewConnectionError(conn, f"Failed to establish a new connection: {exc}") from exc
+    sys.audit("http.client.connect", conn, conn.host, conn.port)
+    return sock
+
+
 class _HTTPConnection(urllib3.connection.HTTPConnection):
+    response_class = _FinalResponse
+
+    def _new_conn(self) -> socket.socket:
+        return _new_conn(self)
+
     def getresponse(self) -> _Response:  # type: ignore[override]  # as urllib3 declares it
         return _watched_head(self.sock, super().getresponse)
 
 
 class _HTTPSConnection(urllib3.connection.HTTPSConnection):
+    response_class = _FinalResponse
+
+    def _new_conn(self) -> socket.socket:
+        return _new_conn(self)
+
     def getresponse(self) -> _Response:  # type: ignore[override]  # as urllib3 declares it
         return _watched_head(self.sock, super().getresponse)
 

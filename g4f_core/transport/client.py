@@ -28,11 +28,12 @@ from g4f_core.errors import (
     ProviderResponseError,
     ProviderTimeoutError,
 )
+from g4f_core.progress import text_clock
 from g4f_core.redaction import redact, safe_cause, split_userinfo, without_userinfo
 from g4f_core.transport.abort import Abort, abort_scope
-from g4f_core.transport.adapter import Body, body_of, socket_of, store_body
+from g4f_core.transport.adapter import Body, body_of, socket_of, store_body, unknown_coding
 from g4f_core.transport.pool import shared_adapter
-from g4f_core.transport.sse import DecodeError, LineTooLongError, SSEDecoder
+from g4f_core.transport.sse import DecodeError, EventTooLargeError, LineTooLongError, SSEDecoder
 from g4f_core.transport.translate import (
     error_from_response,
     origin,
@@ -141,18 +142,29 @@ class Client:
         finally:
             expiry.reset(token)
             abort_scope.reset(scope)
+        self._refuse(response, expect)
+        if not stream:
+            self._read_body(response, abort)
+        return response
+
+    def _refuse(self, response: requests.Response, expect: tuple[int, ...]) -> None:
+        """Raise (closing the response) for a status outside ``expect`` or an unknown coding."""
         if response.status_code not in expect:
-            try:  # an error body may trickle too
-                error = self._watched(
-                    response,
-                    lambda: error_from_response(response, self.context.provider, self.context),
+            try:  # an error body may trickle too: read within one timeout and the deadline
+                until = self._until(time.monotonic())
+                error = error_from_response(
+                    response, self.context.provider, self.context, until=until
                 )
             finally:
                 response.close()
             raise redact(error, self.context.auth)
-        if not stream:
-            self._read_body(response, abort)
-        return response
+        if unknown_coding(response):  # urllib3 would hand it over undecoded, as if plain
+            response.close()
+            raise ProviderResponseError(
+                f"{self.origin} sent a body in a Content-Encoding g4f-core cannot decode "
+                "(gzip and deflate are; br and zstd with their packages)",
+                provider=self.context.provider,
+            )
 
     def _wait(self, timeout: float | None, cleanup: bool) -> float:
         """How long this request may wait; a clean-up gets a grace past the deadline."""
@@ -212,9 +224,12 @@ class Client:
 
         No single read waits longer than ``timeout``, the gap between two events
         (keep-alive comments do not count) may not exceed it either, and nothing waits
-        past the deadline: the watchdog stops a read at the earlier of the two. A line or
-        a whole reply over its size limit is refused as soon as the limit is passed.
-        Every read takes all that has arrived, and all its events are decoded at once.
+        past the deadline: the watchdog stops a read at the earlier of the two. Inside a
+        call, the stream may also go no longer than ``timeout`` without the call
+        delivering text (progress.py): events without text do not count as progress. A
+        line, an event or a whole reply over its size limit is refused as soon as the
+        limit is passed. Every read takes all that has arrived, and all its events are
+        decoded at once.
         """
         ctx = self.context
         decoder = SSEDecoder(max_line_bytes=ctx.max_line_bytes)
@@ -222,7 +237,8 @@ class Client:
         body = body_of(response)
         read, sock = body.read, body.sock
         received, most = 0, ctx.max_reply_bytes
-        until = self._until(time.monotonic())
+        clock, started = text_clock.get(), time.monotonic()
+        until = idle = self._until(started)  # idle: the limit without the no-text one
         abort = self._abort
         if abort is not None:  # once per response, and while suspended too: a close cuts it
             abort.attach(sock, response.raw)
@@ -235,33 +251,39 @@ class Client:
                     break
                 received += len(chunk)
                 if received > most:
-                    raise ProviderResponseError(
-                        f"reply from {self.origin} exceeded max_reply_bytes={most}",
-                        provider=ctx.provider,
-                    )
+                    raise self._too_big(most)
                 datas = feed(chunk)
                 if datas:
                     # The time the caller spends with the events is not a wait on the
                     # server: the watchdog is disarmed while they are handed over.
                     yield from datas
                     now = time.monotonic()
-                    until = self._until(now)
+                    until = idle = self._until(now)
+                    if clock is not None:  # events came, but did text? (progress.py)
+                        until = min(idle, max(clock.at, started) + ctx.timeout)
                     fired = fired or until <= now  # the deadline passed meanwhile
                 elif time.monotonic() >= until:  # bytes, but no event in time (keep-alives)
                     fired = True
                 if fired:  # what arrived is delivered; the socket is shut all the same
-                    raise self._timeout_error()
+                    raise self._timeout_error(textless=time.monotonic() < idle)
                 if decoder.error is not None:
                     raise decoder.error
             self._ended(body, decoder, abort)
         except DecodeError as exc:
             raise self._malformed(exc) from None
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
-            raise self._read_failed(exc, until) from safe_cause(exc)
+            textless = time.monotonic() < idle  # the no-text limit stopped it, not the idle one
+            raise self._read_failed(exc, until, textless=textless) from safe_cause(exc)
         finally:
             if abort is not None:
                 abort.detach(sock)
             response.close()
+
+    def _too_big(self, most: int) -> ProviderResponseError:
+        return ProviderResponseError(
+            f"reply from {self.origin} exceeded max_reply_bytes={most}",
+            provider=self.context.provider,
+        )
 
     def _ended(self, body: Body, decoder: SSEDecoder, abort: Abort | None) -> None:
         """The end of an event stream: the connection goes back to the pool (detached from
@@ -277,7 +299,7 @@ class Client:
             )
 
     def _malformed(self, exc: DecodeError) -> ProviderResponseError:
-        if isinstance(exc, LineTooLongError):
+        if isinstance(exc, LineTooLongError | EventTooLargeError):
             text = f"{exc} (max_line_bytes); the reply from {self.origin} is not a token stream"
         else:
             text = f"malformed stream from {self.origin}: {exc}"
@@ -317,12 +339,14 @@ class Client:
         except (urllib3.exceptions.HTTPError, OSError):
             return b""
 
-    def _read_failed(self, exc: BaseException, until: float) -> ProviderError:
+    def _read_failed(
+        self, exc: BaseException, until: float, *, textless: bool = False
+    ) -> ProviderError:
         """A failed body read: a timeout when the watchdog or a limit stopped it."""
         error = translate(exc, self.context.provider, self.origin, during_stream=True)
         stopped = isinstance(exc, Expired) or time.monotonic() >= until
         if stopped or isinstance(error, ProviderTimeoutError):
-            error = self._timeout_error()
+            error = self._timeout_error(textless=textless)
         return redact(error, self.context.auth)
 
     def _until(self, last_event: float) -> float:
@@ -331,16 +355,17 @@ class Client:
         deadline = self.context.deadline_at
         return until if deadline is None else min(until, deadline)
 
-    def _timeout_error(self) -> ProviderTimeoutError:
+    def _timeout_error(self, *, textless: bool = False) -> ProviderTimeoutError:
         left = self.context.remaining()
-        return (
-            self.context.deadline_error() if left is not None and left <= 0 else self._idle_error()
-        )
+        if left is not None and left <= 0:
+            return self.context.deadline_error()
+        return self._idle_error(textless=textless)
 
-    def _idle_error(self) -> ProviderTimeoutError:
+    def _idle_error(self, *, textless: bool = False) -> ProviderTimeoutError:
         limit = self.context.timeout
+        what = "no text (only events without any)" if textless else "no event"
         return ProviderTimeoutError(
-            f"no event from {self.origin} for {limit:g} s (timeout); pass a larger timeout= "
+            f"{what} from {self.origin} for {limit:g} s (timeout); pass a larger timeout= "
             "if the provider is slow",
             provider=self.context.provider,
             phase="idle",

@@ -16,7 +16,7 @@ What the decoder returns is the data of each event, which is all any reader here
 
 from __future__ import annotations
 
-__all__ = ["DecodeError", "LineDecoder", "LineTooLongError", "SSEDecoder"]
+__all__ = ["DecodeError", "EventTooLargeError", "LineDecoder", "LineTooLongError", "SSEDecoder"]
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -27,6 +27,10 @@ class DecodeError(ValueError):
 
 class LineTooLongError(DecodeError):
     """A line grew past the configured limit; raised as soon as the limit is passed."""
+
+
+class EventTooLargeError(DecodeError):
+    """An event's data (its lines together) grew past the line limit."""
 
 
 class LineDecoder:
@@ -119,11 +123,21 @@ class SSEDecoder:
     by the end of the stream is discarded rather than guessed at (:attr:`truncated`).
     A bad line (invalid UTF-8, or too long) stops a chunk: the events before it are
     returned, and the error is kept in :attr:`error` and raised by the next call.
+
+    ``max_line_bytes`` also limits a whole event: an event is one data line as servers
+    send tokens, and one made of many short lines must not grow without bound either
+    (the data kept, counted in characters, plus one per line). An event of several
+    lines is measured when it is dispatched, and one still growing at the end of each
+    chunk, so it is refused within one read (64 KiB) past the limit, whatever the
+    chunking; the work is linear, and nothing is added per line or to one-line events.
     """
 
     def __init__(self, max_line_bytes: int | None = None) -> None:
         self.lines = LineDecoder(max_line_bytes)
+        self._max = max_line_bytes
         self._data: list[str] = []  # the data lines of the event being read
+        self._counted = 0  # how many of them ``_size`` counts
+        self._size = 0
         self.line_number = 0
         self.error: DecodeError | None = None
         #: True when the stream ended inside an event (its data was discarded).
@@ -146,9 +160,16 @@ class SSEDecoder:
         data = self._data
         for line in lines:
             if not line:
-                if data:
-                    out.append(data[0] if len(data) == 1 else "\n".join(data))
+                if len(data) == 1:  # one line: the line limit bounds it already
+                    out.append(data[0])
                     data.clear()
+                elif data:
+                    event = "\n".join(data)
+                    data.clear()
+                    if self._max is not None and len(event) > self._max:
+                        self.error = self._too_large()
+                        break
+                    out.append(event)
             elif line[:5] == "data:":
                 data.append(line[6:] if line[5:6] == " " else line[5:])
             elif line[0] != ":":
@@ -156,7 +177,26 @@ class SSEDecoder:
                 if name == "data":  # "data" alone: a data line with an empty value
                     data.append(value)
         self.line_number += len(lines)
+        if data:
+            if self._max is not None:
+                self._check_event_size(data, dispatched=bool(out))
+        elif self._counted:
+            self._counted = self._size = 0
         return out
+
+    def _check_event_size(self, data: list[str], *, dispatched: bool) -> None:
+        """Keep :attr:`error` for an event over the limit (the events before it go out)."""
+        if dispatched:  # the pending event began in this chunk
+            self._counted = self._size = 0
+        fresh = data[self._counted :]
+        self._size += sum(map(len, fresh)) + len(fresh)
+        self._counted = len(data)
+        assert self._max is not None
+        if self._size > self._max and self.error is None:
+            self.error = self._too_large()
+
+    def _too_large(self) -> EventTooLargeError:
+        return EventTooLargeError(f"an event's data exceeded the limit of {self._max} bytes")
 
     def _decodable(self, block: bytes) -> list[str]:
         """The lines of ``block`` before its first line that is not UTF-8 (comments aside)."""

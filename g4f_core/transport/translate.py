@@ -8,6 +8,7 @@ which may carry credentials or the prompt.
 from __future__ import annotations
 
 import email.utils
+import http.client
 import json
 import math
 import re
@@ -19,6 +20,7 @@ from urllib.parse import urljoin
 import requests
 import urllib3
 
+from g4f_core.context import current
 from g4f_core.errors import (
     InvalidRequestError,
     ProviderConnectionError,
@@ -30,6 +32,8 @@ from g4f_core.errors import (
 )
 from g4f_core.redaction import origin, quote
 from g4f_core.redaction import reason as _reason
+from g4f_core.transport.adapter import socket_of
+from g4f_core.transport.watchdog import watched_read
 
 if TYPE_CHECKING:
     from g4f_core.context import CallContext
@@ -93,6 +97,10 @@ def translate(
         return ProviderTimeoutError(
             f"waiting for {where} timed out", provider=provider, phase=phase
         )
+    broken = _broken_reply(exc)
+    if broken is not None:
+        kind, what = broken
+        return kind(f"{where} {what}", provider=provider)
     if isinstance(exc, requests.exceptions.SSLError):
         error = ProviderConnectionError(
             f"TLS verification of {where} failed; pass ca_bundle= to trust a private CA",
@@ -120,18 +128,61 @@ def translate(
     return ProviderConnectionError(f"could not connect to {where}: {text}", provider=provider)
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps: causes, contexts, and exceptions among its args (urllib3)."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo and len(seen) < 12:
+        item = todo.pop(0)
+        if any(item is s for s in seen):
+            continue
+        seen.append(item)
+        todo += [a for a in item.args if isinstance(a, BaseException)]
+        todo += [e for e in (item.__cause__, item.__context__) if e is not None]
+    return seen
+
+
+def _broken_reply(exc: BaseException) -> tuple[type[ProviderError], str] | None:
+    """A reply that is not HTTP/1.x as it must be: the error type and what went wrong."""
+    for cause in _causes(exc):
+        if isinstance(cause, http.client.RemoteDisconnected):
+            return ProviderConnectionError, "closed the connection without sending a reply"
+        if isinstance(cause, http.client.BadStatusLine):
+            return ProviderResponseError, (
+                "did not answer with an HTTP/1.x status line (an HTTP/0.9 reply, or not HTTP)"
+            )
+        if isinstance(cause, http.client.LineTooLong):
+            return ProviderResponseError, "sent a response head with a line over 64 KiB"
+        if isinstance(cause, http.client.HTTPException) and "more than" in str(cause):
+            return ProviderResponseError, (
+                f"sent a response head that is too big ({_reason(cause)}: {cause})"
+            )
+        if isinstance(cause, urllib3.exceptions.DecodeError):
+            return ProviderResponseError, (
+                "sent a body that its Content-Encoding does not decode (a wrong, chained "
+                "or unsupported encoding)"
+            )
+    return None
+
+
 def error_from_response(
-    response: requests.Response, provider: str | None, context: CallContext | None = None
+    response: requests.Response,
+    provider: str | None,
+    context: CallContext | None = None,
+    *,
+    until: float | None = None,
 ) -> ProviderError:
     """A typed error for a non-success response, with a short server message.
 
     The message is quoted only after the call's own credentials and prompt text are
-    removed from it (``context``: the running call's when not given).
+    removed from it (``context``: the running call's when not given). The body is read
+    by ``until`` (monotonic); by default within the call's timeout and deadline, so an
+    error page that trickles cannot outlive the call.
     """
     status = response.status_code
     where = origin(response.url)
     ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    body = _read_capped(response)
+    body = _read_capped(response, until, context)
     message, error_type = _server_message(body, ctype, context)
     if 300 <= status < 400:
         target = response.headers.get("location", "")
@@ -154,11 +205,24 @@ def error_from_response(
     return ProviderHTTPError(text, provider=provider, status=status, error_type=error_type)
 
 
-def _read_capped(response: requests.Response) -> bytes:
-    try:
+def _read_capped(
+    response: requests.Response, until: float | None, context: CallContext | None
+) -> bytes:
+    """At most 64 KiB of an error body, by ``until``; b"" if it fails or is cut short."""
+    if until is None:
+        try:
+            until = time.monotonic() + (context or current()).wait_limit()
+        except ProviderTimeoutError:  # the deadline has passed: no time to read anything
+            return b""
+
+    def read() -> bytes:
         return response.raw.read(_ERROR_BODY_LIMIT, decode_content=True) or b""
+
+    try:
+        body, fired = watched_read(socket_of(response), until, read)
     except (urllib3.exceptions.HTTPError, OSError):
         return b""
+    return b"" if fired else body
 
 
 def _server_message(body: bytes, ctype: str, context: CallContext | None) -> tuple[str, str | None]:
@@ -167,7 +231,7 @@ def _server_message(body: bytes, ctype: str, context: CallContext | None) -> tup
     if ctype.endswith("json") or text.startswith("{"):
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting: no message, but the status holds
             data = None
         if isinstance(data, Mapping):
             error = data.get("error")
