@@ -176,15 +176,24 @@ def memory(server: AsyncBenchServer, s: Settings) -> dict[str, float]:
     return result
 
 
-def report(s: Settings) -> str:
+Measured = tuple[dict[str, Any], dict[str, float], dict[str, list[float]], dict[str, list[float]]]
+
+
+def measure(s: Settings) -> Measured:
+    """Throughput, memory, cancel latency and loop responsiveness, in one server's life."""
     # Every stream of a measurement runs at once: the bound must not be what is measured.
     workers._set_pool(workers.WorkerPool(max(s.streams, s.memory_streams, s.ticker_streams)))
     with AsyncBenchServer() as server:
-        t = throughput(server, s)
-        m = memory(server, s)
-        c = cancel_latency(server, s)
-        r = responsiveness(server, s)
-    return render(s, t, m, c, r, workers.pool().limit)
+        return (
+            throughput(server, s),
+            memory(server, s),
+            cancel_latency(server, s),
+            responsiveness(server, s),
+        )
+
+
+def report(s: Settings) -> str:
+    return render(s, *measure(s), workers.pool().limit)
 
 
 # -- the harness section (python -m bench --only async) ----------------------------------------
@@ -197,12 +206,7 @@ def run(bench: Any) -> Any:
     from .common import Figure, Section, Spread, Target
 
     s = Settings.quick() if bench.cfg.quick else Settings()
-    workers._set_pool(workers.WorkerPool(max(s.streams, s.memory_streams, s.ticker_streams)))
-    with AsyncBenchServer() as server:
-        t = throughput(server, s)
-        m = memory(server, s)
-        c = cancel_latency(server, s)
-        r = responsiveness(server, s)
+    t, m, c, r = measure(s)
     out = Section(KEY, f"Async streams: {s.streams} astream calls on one event loop")
     figures = [
         ("async.throughput_ratio", f"aggregate tokens/s, {s.streams} astream / {s.streams} "

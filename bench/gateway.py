@@ -376,21 +376,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.emulator_child:
         emulator_child()
         return 0
+    s = QUICK if args.quick else Settings()
+    print(markdown(s, *measure(s)))
+    return 0
+
+
+def measure(s: Settings) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """Throughput, time to first token and the crowd, against one emulator and gateway."""
     import openai
 
-    s = QUICK if args.quick else Settings()
     emu, gw = start(s)
     try:
         with openai.OpenAI(base_url=f"{gw.url}/v1", api_key="none", max_retries=0,
                            timeout=120) as api:  # fmt: skip
-            t = throughput(emu, gw, api, s)
-            f = ttft(emu, gw, api, RawCaller(gw.url), s)
-            c = crowd(emu, gw, api, s)
+            return (
+                throughput(emu, gw, api, s),
+                ttft(emu, gw, api, RawCaller(gw.url), s),
+                crowd(emu, gw, api, s),
+            )
     finally:
         gw.stop()
         emu.stop()
-    print(markdown(s, t, f, c))
-    return 0
 
 
 # -- the harness section (python -m bench --only gateway) --------------------------------------
@@ -400,21 +406,10 @@ KEY = "gateway"
 
 def run(bench: Any) -> Any:
     """This measurement as a section of the full report (``bench/__init__.py``)."""
-    import openai
-
     from .common import Figure, Section, Spread, Target
 
     s = QUICK if bench.cfg.quick else Settings()
-    emu, gw = start(s)
-    try:
-        with openai.OpenAI(base_url=f"{gw.url}/v1", api_key="none", max_retries=0,
-                           timeout=120) as api:  # fmt: skip
-            t = throughput(emu, gw, api, s)
-            f = ttft(emu, gw, api, RawCaller(gw.url), s)
-            c = crowd(emu, gw, api, s)
-    finally:
-        gw.stop()
-        emu.stop()
+    t, f, c = measure(s)
     section = Section(KEY, "Gateway: the OpenAI-compatible HTTP API against the library")
     one = Spread.of([t["gateway_rate"] / t["direct_rate"]])
     figures = [
