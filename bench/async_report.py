@@ -82,8 +82,8 @@ def render(
     window = spread(r["window"], "{:.2f}")
     return f"""## Async streams (`python -m bench.async_streams`)
 
-{s.streams} concurrent calls of {s.tokens:,} tokens each against the H2o emulator in bulk
-mode (its own process); {s.rounds} rounds in alternating order, median (min-max) of
+{s.streams} concurrent calls of {s.tokens:,} tokens each against the H2o emulator writing
+one event per token (its own process); {s.rounds} rounds in alternating order, median (min-max) of
 per-round values. Worker bound {limit} (the benchmark sizes its own pool). Cancel
 latency: {s.cancels} streams stopped while blocked in a read, times taken at the server.
 Ticker: {s.ticker_streams} streams of 60 tokens at 20 ms, {s.ticker_rounds} rounds; all of
